@@ -1,0 +1,213 @@
+"""The `advisor` command line. Heavy libraries are imported inside commands so that --help stays instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from advisor.config import Settings
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+
+
+class CliError(Exception):
+    """An error reported to the user as one line, with exit code 1."""
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from advisor.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "ADVISOR_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise CliError(f"bad setting {name}: {first['msg']}") from None
+
+
+def _open(settings: Settings) -> Any:
+    from advisor.index import open_index
+
+    return open_index(settings)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Ingest the shipped knowledge and the given files or folders into the index."""
+    index = _open(_settings())
+    report = index.ingest([Path(p) for p in args.paths], progress=None if not args.json else False)
+    for reason in report.skipped:
+        print(f"advisor: skipped {reason}", file=sys.stderr)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(f"ingest: {report.summary()}")
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def _ensure_index(index: Any) -> None:
+    # A first search on a fresh machine builds the index instead of returning nothing.
+    if index.count() == 0:
+        print("advisor: the index is empty; ingesting the shipped knowledge first", file=sys.stderr)
+        index.ingest()
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Search the knowledge base (hybrid vector + BM25) and print the ranked passages."""
+    from advisor.retrieval import HybridRetriever, clean_query
+
+    query = clean_query(args.query)
+    settings = _settings()
+    index = _open(settings)
+    _ensure_index(index)
+    retriever = HybridRetriever(index)
+    started = time.perf_counter()
+    hits = retriever.search(query, k=args.k, kind=args.kind, document=args.document)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        _print_json({"query": query, "results": [h.as_dict() for h in hits], "latency_s": round(elapsed, 4)})
+        return EXIT_OK
+    if not hits:
+        print("No passages found.")
+    for rank, hit in enumerate(hits, start=1):
+        where = hit.path + (f" § {hit.section}" if hit.section else "")
+        print(f"[{rank}] {hit.title} — {where}  (score {hit.score:.3f})")
+        snippet = " ".join(hit.text.split())
+        print("    " + (snippet[:300] + "…" if len(snippet) > 300 else snippet))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the model catalog, optionally filtered."""
+    from advisor.catalog import CatalogError, load_catalog
+
+    settings = _settings()
+    try:
+        catalog = load_catalog(settings.knowledge_dir / "models.yaml")
+    except CatalogError as exc:
+        raise CliError(str(exc)) from None
+    models = catalog.filter(
+        open_weights=True if args.open_weights else None, license=args.license, max_gpu_gb=args.max_gpu_gb,
+        min_context=args.min_context, kind=args.kind,
+    )
+    if args.json:
+        _print_json([m.model_dump(mode="json") for m in models])
+        return EXIT_OK
+    rows = [("id", "vendor", "params (B)", "context", "licence", "$/1M in/out", "min GPU GB")]
+    for m in models:
+        params = "?" if m.params_total_b is None else f"{m.params_total_b:g}"
+        if m.params_active_b is not None and m.params_active_b != m.params_total_b:
+            params += f" ({m.params_active_b:g} act.)"
+        price = (f"{_num(m.price.input_per_mtok)}/{_num(m.price.output_per_mtok)}" if m.price else "-")
+        gpu = (f"{m.min_hardware.gpu_memory_gb:g}" if m.min_hardware and m.min_hardware.gpu_memory_gb else "-")
+        rows.append((m.id, m.vendor, params, f"{m.context_tokens:,}" if m.context_tokens else "?",
+                     m.license, price, gpu))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"{len(models)} of {len(catalog.models)} models")
+    return EXIT_OK
+
+
+def _num(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="advisor",
+        description="Decide how to get an LLM: a commercial API, an open-weight model, pre-training, "
+        "or a small task-specific model.",
+    )
+    parser.add_argument("--version", action="version", version="advisor 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help=cmd_ingest.__doc__, description=cmd_ingest.__doc__)
+    p.add_argument("paths", nargs="*", help="Markdown, text, PDF or HTML files, or folders of them")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help=cmd_search.__doc__, description=cmd_search.__doc__)
+    p.add_argument("query")
+    p.add_argument("--k", type=_positive_int, default=None, help="passages to return (default: ADVISOR_TOP_K)")
+    p.add_argument("--kind", choices=["guide", "catalog", "user"], help="only passages of this kind")
+    p.add_argument("--document", help="only passages of this document id (e.g. guides/option-api.md)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
+    p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")
+    p.add_argument("--license", help="licence id or prefix, e.g. apache-2.0, mit, llama")
+    p.add_argument("--max-gpu-gb", type=_positive_float, help="weights fit in this much GPU memory")
+    p.add_argument("--min-context", type=_positive_int, help="at least this many tokens of context")
+    p.add_argument("--kind", choices=["api", "open_weight", "small"], help="catalog section")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the advisor command line; returns the exit code."""
+    from advisor.config import set_offline_env
+
+    set_offline_env()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from advisor.retrieval import QueryError
+
+    try:
+        return int(args.func(args))
+    except (CliError, QueryError) as exc:
+        print(f"advisor: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("advisor: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from advisor.index import IndexError_
+
+        if isinstance(exc, IndexError_):
+            print(f"advisor: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Shared fixtures: offline variables, no network beyond loopback, one embedder and one shipped index per run."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before anything imports transformers, huggingface_hub, chromadb or litellm.
+from advisor.config import OFFLINE_ENV, REPO_ROOT, Settings
+
+os.environ.update(OFFLINE_ENV)
+for _name in list(os.environ):
+    if _name.startswith("ADVISOR_"):  # a developer's own settings must not change what tests see
+        del os.environ[_name]
+
+import pytest  # noqa: E402
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _loopback_only(sock: socket.socket, address: object) -> None:
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+        host = str(address[0])
+        try:
+            allowed = host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise ConnectionRefusedError(f"tests may not reach {host}: only loopback is allowed")
+
+
+@pytest.fixture(autouse=True)
+def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any connection that leaves the machine."""
+
+    def connect(self: socket.socket, address: object) -> None:
+        _loopback_only(self, address)
+        _real_connect(self, address)  # type: ignore[arg-type]
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        _loopback_only(self, address)
+        return _real_connect_ex(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(scope="session")
+def embedder():  # type: ignore[no-untyped-def]
+    """The real bundled MiniLM embedder, loaded once."""
+    from advisor.embedding import load_embedder
+
+    return load_embedder(Settings().resolved_embed_model_path())
+
+
+@pytest.fixture(scope="session")
+def shipped_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose data dir holds an index of the shipped knowledge."""
+    return Settings(data_dir=tmp_path_factory.mktemp("shipped-data"), knowledge_dir=REPO_ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def shipped_index(shipped_settings: Settings, embedder):  # type: ignore[no-untyped-def]
+    """The shipped guides and catalog, ingested once for the whole run."""
+    from advisor.index import open_index
+
+    index = open_index(shipped_settings, embedder=embedder)
+    index.ingest(progress=False)
+    return index
+
+
+@pytest.fixture(scope="session")
+def retriever(shipped_index):  # type: ignore[no-untyped-def]
+    """A hybrid retriever over the shipped index."""
+    from advisor.retrieval import HybridRetriever
+
+    return HybridRetriever(shipped_index)
+
+
+@pytest.fixture
+def small_kb(tmp_path: Path) -> Iterator[Path]:
+    """A tiny knowledge dir of two guides and no catalog, for ingest tests."""
+    kb = tmp_path / "kb"
+    (kb / "guides").mkdir(parents=True)
+    (kb / "guides" / "alpha.md").write_text(
+        "# Alpha guide\n\nIntro text about alpha.\n\n## Costs\n\nAlpha costs little to run per token.\n\n"
+        "## Risks\n\nAlpha depends on a vendor.\n", encoding="utf-8")
+    (kb / "guides" / "beta.md").write_text(
+        "# Beta guide\n\n## Hardware\n\nBeta needs two GPUs with 80 GB each.\n", encoding="utf-8")
+    yield kb
