@@ -19,7 +19,7 @@ __all__ = [
     "chunk_document",
     "discover_shipped",
     "discover_user_paths",
-    "load_document",
+    "load_user_file",
     "parse_markdown",
 ]
 

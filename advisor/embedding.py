@@ -28,7 +28,8 @@ class LocalEmbedder(BaseEmbedding):
     def __init__(self, model: SentenceTransformer, *, model_name: str, encode_batch_size: int = 32) -> None:
         # llama-index hands us texts in groups of embed_batch_size; sentence-transformers then sorts each group
         # by length and batches it itself, so a large group keeps padding (and wasted work) low.
-        super().__init__(model_name=model_name, embed_batch_size=2048, encode_batch_size=encode_batch_size)
+        super().__init__(model_name=model_name, embed_batch_size=2048)
+        self.encode_batch_size = encode_batch_size
         self._model = model
 
     @classmethod
@@ -39,13 +40,15 @@ class LocalEmbedder(BaseEmbedding):
     def dimension(self) -> int:
         """Length of every vector this model produces."""
         dim = self._model.get_sentence_embedding_dimension()
-        assert dim is not None
+        if dim is None:
+            raise ValueError("the embedding model does not report its dimension")
         return int(dim)
 
     @property
     def max_seq_length(self) -> int:
         """Word pieces the model reads; anything longer is cut off when embedding."""
-        return int(self._model.max_seq_length)
+        length = self._model.max_seq_length
+        return int(length) if length is not None else 512
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in text, without special tokens."""
@@ -71,7 +74,7 @@ class LocalEmbedder(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         matrix: Any = self.encode(texts)
-        return matrix.tolist()  # type: ignore[no-any-return]
+        return matrix.tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)

@@ -43,7 +43,7 @@ def _no_load() -> SourceDoc:
     raise SkippedFile("not reloaded")
 
 
-class IndexError_(RuntimeError):  # noqa: N801 - avoid shadowing the builtin IndexError
+class IndexError_(RuntimeError):
     """The index cannot be opened or written; the message says what to fix."""
 
 

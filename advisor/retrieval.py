@@ -81,7 +81,7 @@ class _Bm25:
         import bm25s
         import Stemmer
 
-        return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),  # type: ignore[no-any-return]
+        return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)
 
     @classmethod
@@ -222,19 +222,30 @@ class HybridRetriever:
         for ranks in (vector_rank, bm25_rank):
             for id_, rank in ranks.items():
                 fused[id_] = fused.get(id_, 0.0) + 1.0 / (rrf_k + rank + 1)
-        best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
-        missing = [i for i in best if i not in found]
+        ranked = sorted(fused, key=lambda i: (-fused[i], i))
+        missing = [i for i in ranked[: 3 * k] if i not in found]
         if missing:
-            page = self.index.collection.get(ids=missing, include=["documents", "metadatas"])  # type: ignore[list-item]
+            page = self.index.collection.get(ids=missing, include=["documents", "metadatas"])
             for id_, doc, meta in zip(page["ids"], page["documents"] or [], page["metadatas"] or [],
                                       strict=False):
                 found[id_] = (doc or "", dict(meta or {}))
+        # Citations point to sections: one hit per section (its best chunk) leaves room for other sections.
+        best: list[str] = []
+        seen_sections: set[tuple[str, str]] = set()
+        for id_ in ranked:
+            if id_ not in found:  # removed by a concurrent ingest, or beyond what was fetched
+                continue
+            meta = found[id_][1]
+            key = (str(meta.get("doc_id", id_)), str(meta.get("section", "")))
+            if key not in seen_sections:
+                seen_sections.add(key)
+                best.append(id_)
+                if len(best) == k:
+                    break
         # Scale so that a passage ranked first by both searches scores 1.0.
         top_possible = 2.0 / (rrf_k + 1)
         hits = []
         for id_ in best:
-            if id_ not in found:  # removed by a concurrent ingest
-                continue
             text_, meta = found[id_]
             hits.append(Hit(
                 id=id_, title=str(meta.get("title", "")), path=str(meta.get("path", "")),
