@@ -429,6 +429,7 @@ def test_catalog_retrieval_evals_point_at_catalog_entries(catalog: Catalog) -> N
     for case in cases:
         assert set(case) == {"id", "question", "expected"}
         assert case["question"].strip().endswith("?")
-        for expected in case["expected"]:
-            assert expected["path"] == "models.yaml"
+        in_catalog = [e for e in case["expected"] if e["path"] == "models.yaml"]
+        assert in_catalog, case["id"]  # guide passages may answer too, but each case targets a catalog entry
+        for expected in in_catalog:
             assert catalog.get(expected["section"]).id == expected["section"]
