@@ -280,13 +280,10 @@ def user_ref_for_indexed(doc_id: str, *, salt: str, max_bytes: int) -> DocRef | 
     return _file_ref(path, doc_id=doc_id, kind="user", shown=str(path), salt=salt, max_bytes=max_bytes)
 
 
-def chunk_document(doc: SourceDoc, split: Callable[[str], list[str]], count: Callable[[str], int],
-                   *, chunk_size: int) -> list[Chunk]:
-    """Chunks that follow the document's sections; a section longer than chunk_size is split by sentences."""
+def chunk_document(doc: SourceDoc, split: Callable[[str], list[str]]) -> list[Chunk]:
+    """Chunks that follow the document's sections; split() breaks a section that is too long by sentences."""
     chunks: list[Chunk] = []
     for block in doc.blocks:
-        if doc.whole or count(block.text) <= chunk_size:
-            chunks.append(Chunk(block.section, block.text))
-        else:
-            chunks.extend(Chunk(block.section, piece) for piece in split(block.text) if piece.strip())
+        pieces = [block.text] if doc.whole else split(block.text)
+        chunks.extend(Chunk(block.section, piece) for piece in pieces if piece.strip())
     return chunks

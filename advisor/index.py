@@ -92,6 +92,7 @@ class KnowledgeIndex:
         self._collection: Collection | None = None
         self._vector_store: Any = None
         self._client: Any = None
+        self._splitter: Any = None
         self._generation: tuple[float, str] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -265,13 +266,13 @@ class KnowledgeIndex:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-        embedder = self.embedder
-        tokenize = embedder._model.tokenizer.tokenize
-        splitter = SentenceSplitter(
-            chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap, tokenizer=tokenize
-        )
-        chunks = chunk_document(doc, splitter.split_text, lambda t: len(tokenize(t)),
-                                chunk_size=self.settings.chunk_size)
+        if self._splitter is None:
+            # Sized in the embedder's own word pieces; a section that fits comes back whole after one tokenization.
+            self._splitter = SentenceSplitter(
+                chunk_size=self.settings.chunk_size, chunk_overlap=self.settings.chunk_overlap,
+                tokenizer=self.embedder._model.tokenizer.tokenize,
+            )
+        chunks = chunk_document(doc, self._splitter.split_text)
         nodes = []
         for i, chunk in enumerate(chunks):
             meta: dict[str, Any] = {

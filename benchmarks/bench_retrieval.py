@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from advisor.config import REPO_ROOT, Settings, set_offline_env  # noqa: E402
+from advisor.config import REPO_ROOT, Settings, set_offline_env
 
 set_offline_env()
 
