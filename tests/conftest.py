@@ -49,6 +49,21 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_chroma_default_embedder() -> Iterator[None]:
+    """Chroma's built-in embedder would download an ONNX model; any call to it is a bug in advisor."""
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    original = ONNXMiniLM_L6_V2.__call__
+
+    def refuse(self: object, input: object) -> None:
+        raise AssertionError("chroma's default embedding function was called; pass embeddings explicitly")
+
+    ONNXMiniLM_L6_V2.__call__ = refuse  # type: ignore[assignment,method-assign]
+    yield
+    ONNXMiniLM_L6_V2.__call__ = original  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real bundled MiniLM embedder, loaded once."""

@@ -93,6 +93,7 @@ def test_user_files_of_every_format(tmp_path: Path, small_kb: Path, embedder) ->
     (docs / "empty.txt").write_text("  \n", encoding="utf-8")
     (docs / "blob.txt").write_bytes(b"\x00\x01\x02binary")
     (docs / "latin1.md").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (docs / "unreadable.txt").symlink_to("/proc/self/mem")  # read() fails with EIO, even for root
 
     index = _index(tmp_path, small_kb, embedder)
     report = index.ingest([docs, tmp_path / "missing.md"], progress=False)
@@ -102,7 +103,8 @@ def test_user_files_of_every_format(tmp_path: Path, small_kb: Path, embedder) ->
     assert "blob.txt: looks binary" in reasons
     assert "latin1.md: not UTF-8" in reasons
     assert "missing.md: no such file or directory" in reasons
-    assert len(report.skipped) == 5
+    assert "unreadable.txt: cannot read" in reasons
+    assert len(report.skipped) == 6
     by_path = {Path(m["path"]).name: (m["title"], m["section"], t) for _, t, m in _records(index)
                if m["kind"] == "user"}
     assert by_path["notes.md"][:2] == ("Notes", "Latency")
