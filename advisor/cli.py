@@ -122,6 +122,47 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score the four options for a profile (YAML or JSON file, or - for stdin)."""
+    from advisor.profile import ProfileError, parse_profile
+    from advisor.scoring import PolicyError, score_profile
+
+    source = "stdin" if args.profile == "-" else args.profile
+    try:
+        text = sys.stdin.read() if args.profile == "-" else Path(args.profile).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read profile {source}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        result = score_profile(parse_profile(text, source=source))
+    except (ProfileError, PolicyError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        sys.stdout.write(result.to_json() + "\n")
+        return EXIT_OK
+    top = result.ranking[0]
+    print(f"Recommendation: {result.recommended} — {top['label']}" if result.recommended
+          else "Recommendation: none (every option is ruled out)")
+    print()
+    for entry in result.ranking:
+        status = "" if entry["eligible"] else "  (ruled out)"
+        print(f"  {entry['option']:<12} {entry['score']:5.1f}{status}")
+        reasons = sorted(entry["reasons"], key=lambda r: (r["effect"] != "excluded",
+                                                         -abs(r["effect"]) if r["effect"] != "excluded" else 0))
+        for reason in reasons[:4]:
+            effect = reason["effect"] if reason["effect"] == "excluded" else f"{reason['effect']:+d}"
+            print(f"      {effect:>8}  {reason['input']}: {reason['why']}  [{reason['source']}]")
+    if result.assumptions:
+        print("\nAssumed (not stated):")
+        for a in result.assumptions:
+            assumed = "no limit" if a["assumed"] is None else a["assumed"]
+            print(f"  {a['field']} = {assumed}  ({a['why']})")
+    if result.flips:
+        print("\nWhat would change it:")
+        for flip in result.flips:
+            print(f"  {flip['change']}  ->  {flip['new_recommendation']}")
+    return EXIT_OK
+
+
 def _num(value: float | None) -> str:
     return "?" if value is None else f"{value:g}"
 
@@ -168,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--document", help="only passages of this document id (e.g. guides/option-api.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("score", help=cmd_score.__doc__, description=cmd_score.__doc__)
+    p.add_argument("--profile", required=True, metavar="FILE", help="profile YAML/JSON file, or - for stdin")
+    p.add_argument("--json", action="store_true", help="print JSON (deterministic bytes)")
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
     p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")
