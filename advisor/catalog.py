@@ -270,22 +270,16 @@ class Catalog(_CatalogData):
         kind: str | None = None,
     ) -> list[ModelEntry]:
         """Models matching every given criterion; unknown values never match a numeric bound."""
-        if kind is not None and kind not in MODEL_KINDS:
-            raise ValueError(f"unknown kind '{kind}'; expected one of {', '.join(MODEL_KINDS)}")
-        prefix = license.strip().lower() if license is not None else None
+        from advisor.catalog_query import filter_models, parse_query  # that module imports this one
 
-        def keep(model: ModelEntry) -> bool:
-            gpu_gb = model.min_hardware.gpu_memory_gb if model.min_hardware else None
-            context = model.context_tokens
-            return (
-                (open_weights is None or model.open_weights == open_weights)
-                and (prefix is None or model.license.startswith(prefix))
-                and (max_gpu_gb is None or (gpu_gb is not None and gpu_gb <= max_gpu_gb))
-                and (min_context is None or (context is not None and context >= min_context))
-                and (kind is None or model.kind == kind)
-            )
-
-        return [model for model in self.models if keep(model)]
+        criteria = {
+            "open_weights": open_weights,
+            "license": license,
+            "max_gpu_gb": max_gpu_gb,
+            "min_context": min_context,
+            "kind": kind,
+        }
+        return filter_models(self.models, parse_query(criteria))
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

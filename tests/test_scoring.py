@@ -270,7 +270,7 @@ def test_bad_policy_files_are_named(tmp_path: Path, edit: Any, message: str) -> 
     text = (REPO_ROOT / "knowledge" / "scoring.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "scoring.yaml"
     bad.write_text(edit(text), encoding="utf-8")
-    with pytest.raises(PolicyError, match="scoring.yaml") as info:
+    with pytest.raises(PolicyError, match=r"scoring\.yaml") as info:
         load_policy(bad, REPO_ROOT / "knowledge")
     assert message in str(info.value) and "\n" not in str(info.value)
 
