@@ -274,7 +274,7 @@ class Catalog(_CatalogData):
 
         criteria = {
             "open_weights": open_weights,
-            "license": license,
+            "license": (license or "").strip() or None,  # a blank prefix has always matched every licence
             "max_gpu_gb": max_gpu_gb,
             "min_context": min_context,
             "kind": kind,

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=100)
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
     max_file_mb: float = Field(default=50.0, gt=0, description="Larger user files are skipped.")
+    catalog_stale_days: int | None = Field(
+        default=365, ge=0, description="Catalog facts (as_of or price date) older than this are flagged stale.")
 
     @field_validator("chroma_host")
     @classmethod

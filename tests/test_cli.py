@@ -101,12 +101,23 @@ def test_ingest_reports_skips_and_exit_code(monkeypatch: pytest.MonkeyPatch, cap
 
 def test_models_filters_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--open-weights", "--license", "apache", "--json"]) == EXIT_OK
-    models = json.loads(capsys.readouterr().out)
-    assert models and all(m["open_weights"] and m["license"].startswith("apache") for m in models)
-    assert all(m["sources"] and m["as_of"] for m in models)
+    data = json.loads(capsys.readouterr().out)
+    models = data["results"]
+    assert models and data["count"] == len(models)
+    assert all(m["open_weights"] and m["license"].startswith("apache") for m in models)
+    assert all(m["sources"] and m["as_of"] and "possibly_stale" in m for m in models)
     assert main(["models", "--min-context", "5000000"]) == EXIT_OK
     out = capsys.readouterr().out
     assert "llama-4-scout" in out and "gpt-4.1 " not in out and out.strip().endswith("of 38 models")
+    assert main(["models", "--kind", "api", "--sort", "price_blended", "--limit", "1", "--json"]) == EXIT_OK
+    assert [m["id"] for m in json.loads(capsys.readouterr().out)["results"]] == ["gpt-4.1-nano"]
+
+
+def test_models_flags_stale_prices(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ADVISOR_CATALOG_STALE_DAYS", "30")
+    assert main(["models", "--text", "gpt-4.1-mini"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2025-04 *" in out and "possibly stale (older than 30 days)" in out
 
 
 def test_bad_settings_and_bad_catalog_are_one_line(monkeypatch: pytest.MonkeyPatch,
