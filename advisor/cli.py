@@ -225,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (deterministic bytes)")
     p.set_defaults(func=cmd_score)
 
+    from advisor.cli_costs import add_costs_parser
+
+    add_costs_parser(sub)
+
     p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
     p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")
     p.add_argument("--license", help="licence id or prefix, e.g. apache-2.0, mit, llama")

@@ -9,19 +9,34 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-__all__ = ["DEFAULTS", "FIELD_ORDER", "Assumption", "Profile", "ProfileError", "ResolvedProfile", "parse_profile"]
+__all__ = [
+    "DEFAULTS",
+    "FIELD_ORDER",
+    "Assumption",
+    "Profile",
+    "ProfileError",
+    "ResolvedProfile",
+    "parse_profile",
+    "parse_quantity",
+]
 
-_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
-_QUANTITY = re.compile(r"^\$?\s*([0-9][0-9_,]*(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*(k|m|bn|b|t)?$", re.IGNORECASE)
+_SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "g": 1e9, "t": 1e12}
+_QUANTITY = re.compile(r"^\$?\s*([0-9][0-9_,]*(?:\.[0-9]*)?|\.[0-9]+)(e[+-]?[0-9]+)?\s*(k|m|bn|b|g|t)?$", re.IGNORECASE)
+
+
+def parse_quantity(text: str) -> float | None:
+    """A number as people write volumes and budgets (8e9, 8_000_000_000, 8B, 500M, $2M); None if it is not one."""
+    match = _QUANTITY.match(text.strip())
+    if match is None:
+        return None
+    number = float(match.group(1).replace("_", "").replace(",", "") + (match.group(2) or ""))
+    return number * _SUFFIX[match.group(3).lower()] if match.group(3) else number
 
 
 def _quantity(value: Any) -> Any:
-    # People write volumes as 8e9, 8_000_000_000, "8B", "500M" or "$2M"; all mean plain numbers here.
     if isinstance(value, str):
-        match = _QUANTITY.match(value.strip())
-        if match:
-            number = float(match.group(1).replace("_", "").replace(",", ""))
-            return number * _SUFFIX[match.group(2).lower()] if match.group(2) else number
+        parsed = parse_quantity(value)
+        return value if parsed is None else parsed
     return value
 
 

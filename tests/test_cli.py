@@ -32,7 +32,8 @@ def _modules_after(argv: list[str]) -> tuple[int, list[str], str]:
 
 @pytest.mark.parametrize("argv", [["--help"], ["search", "--help"], ["ingest", "--help"], ["models", "--help"],
                                   [], ["search"], ["search", "q", "--k", "0"], ["search", "q", "--kind", "x"],
-                                  ["models", "--max-gpu-gb", "lots"], ["frobnicate"]])
+                                  ["models", "--max-gpu-gb", "lots"], ["frobnicate"], ["score"],
+                                  ["score", "--help"], ["costs", "--help"], ["costs", "--monthly-tokens", "lots"]])
 def test_help_and_argument_errors_import_nothing_heavy(argv: list[str]) -> None:
     code, heavy, output = _modules_after(argv)
     assert heavy == [], f"{argv} imported {heavy}"
