@@ -55,6 +55,29 @@ class Settings(BaseSettings):
     catalog_stale_days: int | None = Field(
         default=365, ge=0, description="Catalog facts (as_of or price date) older than this are flagged stale.")
 
+    # --- the model layer -------------------------------------------------------------------------------------
+    llm: str = Field(default="local", min_length=1,
+                     description="'local' (bundled model on llama.cpp) or any litellm model string.")
+    llm_api_base: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server.")
+    llm_api_key: str | None = Field(default=None, description="Key for llm_api_base; providers' own env vars work too.")
+    llm_fallbacks: list[str] = Field(default_factory=list, description="Models to try, in order, when llm fails.")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="Per-request timeout.")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on transient errors.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(default=600, ge=16, le=8192, description="Longest answer, in tokens.")
+    llm_context_tokens: int | None = Field(
+        default=None, ge=512, description="Context window of the model; the local model's is local_ctx.")
+    agent_mode: bool = Field(default=False, description="Let a capable model choose tools freely (FunctionAgent).")
+    # --- the bundled local model ---------------------------------------------------------------------------
+    local_host: str = Field(default="127.0.0.1", description="Bind address of the local llama.cpp server.")
+    local_port: int = Field(default=8477, ge=1, le=65535)
+    local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for generation.")
+    local_ctx: int = Field(default=4096, ge=512, le=32768, description="Context window of the local server.")
+    local_start_timeout_s: float = Field(default=180.0, gt=0)
+    # --- conversations -------------------------------------------------------------------------------------
+    max_message_chars: int = Field(default=4000, ge=10, description="Longer user messages are refused.")
+    history_turns: int = Field(default=6, ge=0, le=50, description="Earlier turns kept for follow-ups.")
+
     @field_validator("chroma_host")
     @classmethod
     def _blank_host_is_none(cls, value: str | None) -> str | None:
@@ -67,6 +90,16 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
             )
         return self
+
+    @property
+    def db_path(self) -> Path:
+        """SQLite database of conversations and feedback."""
+        return self.data_dir / "advisor.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where the bundled local model is assembled."""
+        return self.data_dir / "models"
 
     @property
     def chroma_path(self) -> Path:
