@@ -225,8 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (deterministic bytes)")
     p.set_defaults(func=cmd_score)
 
+    from advisor.cli_chat import add_chat_parsers
     from advisor.cli_costs import add_costs_parser
 
+    add_chat_parsers(sub)
     add_costs_parser(sub)
 
     p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)

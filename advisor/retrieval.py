@@ -180,6 +180,20 @@ class HybridRetriever:
         self.index.embedder.get_query_embedding("warm up")
         self._bm25_for(self.index.generation())
 
+    def section(self, source: str) -> Hit | None:
+        """The whole passage of a cited section, given as "guides/x.md#Heading"; None when it is not indexed."""
+        doc_id, _, heading = source.partition("#")
+        page = self.index.collection.get(where={"$and": [{"doc_id": doc_id}, {"section": heading}]},
+                                         include=["documents", "metadatas"])
+        ids, docs, metas = page["ids"], page["documents"] or [], page["metadatas"] or []
+        if not ids:
+            return None
+        order = sorted(range(len(ids)), key=lambda i: int(str(metas[i].get("chunk_index", 0) or 0)))
+        first = dict(metas[order[0]])
+        return Hit(id=ids[order[0]], title=str(first.get("title", "")), path=str(first.get("path", doc_id)),
+                   section=heading, score=1.0, text="\n".join(docs[i] or "" for i in order),
+                   kind=str(first.get("kind", "")), doc_id=doc_id)
+
     def search(self, query: str, *, k: int | None = None, kind: KindFilter | None = None,
                document: str | None = None) -> list[Hit]:
         """The k best passages for query, optionally only of one kind or from one document (its doc_id)."""

@@ -1,0 +1,234 @@
+"""The model layer: the only module that imports litellm. Any litellm model string, or the bundled local model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from advisor.config import Settings
+
+__all__ = ["Completion", "LLMError", "LiteLLM", "Message", "open_llm"]
+
+log = logging.getLogger(__name__)
+Message = dict[str, str]
+_DEFAULT_CONTEXT = 8192
+
+
+class LLMError(RuntimeError):
+    """A model call that failed; the message is one line a user can act on."""
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # unavailable | timeout | rate_limit | auth | context | provider | bad_output
+
+
+@dataclass
+class Completion:
+    """A finished model answer with what it cost."""
+
+    text: str
+    model: str
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+
+
+def _litellm() -> Any:
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def _translate(exc: Exception, model: str, timeout: float) -> LLMError:
+    """A one-line, actionable LLMError for any litellm/OpenAI-client exception."""
+    litellm = _litellm()
+    name = type(exc).__name__
+    detail = " ".join(str(exc).split())[:200]
+    if isinstance(exc, litellm.Timeout):
+        return LLMError(f"the model {model} did not answer within {timeout:g} s; try again or raise "
+                        "ADVISOR_LLM_TIMEOUT_S", kind="timeout")
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return LLMError(f"the request was too long for {model}'s context window", kind="context")
+    if isinstance(exc, litellm.APIConnectionError | litellm.ServiceUnavailableError | litellm.BadGatewayError):
+        return LLMError(f"cannot reach the model {model}: is its server running? ({detail})", kind="unavailable")
+    if isinstance(exc, litellm.RateLimitError):
+        return LLMError(f"the provider of {model} is rate-limiting requests; wait and try again", kind="rate_limit")
+    if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
+        return LLMError(f"the provider rejected the credentials for {model}; check its API key", kind="auth")
+    if isinstance(exc, litellm.NotFoundError):
+        return LLMError(f"the provider does not know the model {model}", kind="provider")
+    lowered = detail.lower()
+    if "connection error" in lowered or "connection refused" in lowered or "failed to establish" in lowered:
+        return LLMError(f"cannot reach the model {model}: is its server running? ({detail})", kind="unavailable")
+    if "context" in detail.lower() and ("exceed" in detail.lower() or "too long" in detail.lower()):
+        return LLMError(f"the request was too long for {model}'s context window", kind="context")
+    return LLMError(f"the model {model} failed ({name}: {detail})", kind="provider")
+
+
+class LiteLLM:
+    """A chat model reached through litellm, with timeouts, retries with backoff and optional fallbacks."""
+
+    def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
+                 fallbacks: Sequence[str] = (), timeout_s: float = 120.0, max_retries: int = 2,
+                 context_tokens: int | None = None, temperature: float = 0.0, local: bool = False) -> None:
+        self.model = model
+        self.api_base = api_base
+        self.api_key = api_key
+        self.fallbacks = list(fallbacks)
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.temperature = temperature
+        self.local = local
+        self._context = context_tokens
+        self._router: Any = None
+
+    @property
+    def name(self) -> str:
+        """The model string shown to users and stored with each turn."""
+        return self.model
+
+    @property
+    def context_tokens(self) -> int:
+        """The model's context window in tokens (from settings, then litellm's offline model map)."""
+        if self._context is None:
+            try:
+                info = _litellm().get_model_info(self.model)
+                self._context = int(info.get("max_input_tokens") or info.get("max_tokens") or _DEFAULT_CONTEXT)
+            except Exception:  # unknown to the offline map: a conservative default
+                self._context = _DEFAULT_CONTEXT
+        return self._context
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in text for this model: the server's own tokenizer when local, litellm's otherwise."""
+        if self.local and self.api_base:
+            try:
+                request = urllib.request.Request(
+                    self.api_base.removesuffix("/v1") + "/tokenize", data=json.dumps({"content": text}).encode(),
+                    headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return len(json.loads(response.read())["tokens"])
+            except (OSError, ValueError, KeyError):
+                log.debug("local /tokenize unavailable; estimating", exc_info=True)
+        try:
+            return int(_litellm().token_counter(model=self.model, text=text))
+        except Exception:
+            return len(text) // 3 + 1
+
+    def _kwargs(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None,
+                stream: bool, deterministic: bool = False) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": self.temperature,
+            "timeout": self.timeout_s, "stream": stream,
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        if stream:
+            kwargs["stream_options"] = {"include_usage": True}
+        if json_schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": json_schema.get("title", "output"), "schema": json_schema, "strict": False}}
+        if self.local:
+            kwargs["seed"] = 0
+            if deterministic:  # llama.cpp's prompt cache can change a reply; same input, same output
+                kwargs["extra_body"] = {"cache_prompt": False}
+        return kwargs
+
+    def _call(self, kwargs: dict[str, Any]) -> Any:
+        litellm = _litellm()
+        if not self.fallbacks:
+            return litellm.completion(num_retries=self.max_retries, **kwargs)
+        if self._router is None:
+            names = [self.model, *self.fallbacks]
+            self._router = litellm.Router(
+                model_list=[{"model_name": n, "litellm_params": {"model": n, **(
+                    {"api_base": self.api_base, "api_key": self.api_key} if n == self.model and self.api_base
+                    else {})}} for n in names],
+                fallbacks=[{self.model: self.fallbacks}], num_retries=self.max_retries, timeout=self.timeout_s)
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key")}
+        return self._router.completion(**kwargs)
+
+    def complete(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None = None,
+                 deterministic: bool = False) -> Completion:
+        """One answer; with json_schema the output is constrained to that schema where the server supports it."""
+        started = time.perf_counter()
+        try:
+            response = self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema,
+                                               stream=False, deterministic=deterministic))
+        except Exception as exc:
+            raise _translate(exc, self.model, self.timeout_s) from exc
+        text = response.choices[0].message.content or ""
+        usage = _usage(getattr(response, "usage", None))
+        return Completion(text, str(getattr(response, "model", None) or self.model), usage,
+                          self._cost(response), time.perf_counter() - started)
+
+    def stream(self, messages: list[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+        """Yield text pieces as they arrive, then one Completion with the whole text and usage."""
+        started = time.perf_counter()
+        pieces: list[str] = []
+        usage: dict[str, int] = {}
+        try:
+            for chunk in self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=None, stream=True)):
+                if getattr(chunk, "usage", None):
+                    usage = _usage(chunk.usage)
+                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                    pieces.append(chunk.choices[0].delta.content)
+                    yield pieces[-1]
+        except Exception as exc:
+            raise _translate(exc, self.model, self.timeout_s) from exc
+        text = "".join(pieces)
+        cost = 0.0 if self.local else self._price(usage)
+        yield Completion(text, self.model, usage, cost, time.perf_counter() - started)
+
+    def _cost(self, response: Any) -> float | None:
+        if self.local:
+            return 0.0
+        try:
+            return float(_litellm().completion_cost(completion_response=response))
+        except Exception:
+            return None
+
+    def _price(self, usage: dict[str, int]) -> float | None:
+        try:
+            prompt, completion = _litellm().cost_per_token(
+                model=self.model, prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0))
+            return float(prompt + completion)
+        except Exception:
+            return None
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {}
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {k: int(getattr(usage, k, 0) or 0) for k in keys}
+
+
+def open_llm(settings: Settings, *, model: str | None = None) -> LiteLLM:
+    """The configured model; for `local`, the bundled model's server is started (or reused) first."""
+    name = model or settings.llm
+    if name == "local":
+        from advisor.local_model import MODEL_ALIAS, LocalServer
+
+        server = LocalServer(settings)
+        try:
+            base = server.ensure_running()
+        except Exception as exc:
+            raise LLMError(f"cannot start the local model: {exc}", kind="unavailable") from exc
+        return LiteLLM(f"openai/{MODEL_ALIAS}", api_base=base, api_key="local", timeout_s=settings.llm_timeout_s,
+                       max_retries=settings.llm_max_retries, context_tokens=settings.local_ctx,
+                       temperature=settings.llm_temperature, local=True)
+    return LiteLLM(name, api_base=settings.llm_api_base, api_key=settings.llm_api_key,
+                   fallbacks=settings.llm_fallbacks, timeout_s=settings.llm_timeout_s,
+                   max_retries=settings.llm_max_retries, context_tokens=settings.llm_context_tokens,
+                   temperature=settings.llm_temperature)

@@ -1,0 +1,337 @@
+"""The conversation store: round trips, ordering, external ids, feedback, errors, threads and processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import advisor.store as store_module
+from advisor.config import REPO_ROOT, Settings
+from advisor.store import SCHEMA_VERSION, NotFoundError, Store, StoreError, Turn
+
+SOURCE = {"id": "guides/api.md#costs", "title": "Costs", "path": "guides/api.md", "section": "Costs", "score": 0.81}
+PROFILE = {"team_ml_expertise": "basic", "data_sensitivity": "regulated", "monthly_tokens": 2e9}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "data" / "advisor.sqlite3")
+
+
+def add(store: Store, conversation_id: str, user: str = "Should we fine-tune?", **overrides: Any) -> Turn:
+    values: dict[str, Any] = {
+        "user": user, "answer": f"answer to {user}", "standalone_question": None, "recommendation": None,
+        "sources": [], "profile": None, "scores": None, "model": "local", "latency_s": 0.5,
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}, "cost_usd": None,
+    }
+    values.update(overrides)
+    return store.add_turn(conversation_id, **values)
+
+
+def run_threads(count: int, target: Callable[[int], object]) -> None:
+    """Start `count` threads together on a barrier and re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(k: int) -> None:
+        try:
+            barrier.wait()
+            target(k)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(k,)) for k in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def test_nothing_touches_the_disk_until_first_use(tmp_path: Path) -> None:
+    store = Store(tmp_path / "a" / "b" / "advisor.sqlite3")
+    assert not (tmp_path / "a").exists()
+    assert store.list_conversations() == []
+    assert (tmp_path / "a" / "b" / "advisor.sqlite3").is_file()
+    assert Store.from_settings(Settings(data_dir=tmp_path)).path == tmp_path / "advisor.sqlite3"
+
+
+def test_round_trip_keeps_every_field(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    assert len(conversation_id) == 32 and int(conversation_id, 16) >= 0
+    turn = add(store, conversation_id, "We handle PHI, what now?", standalone_question="PHI: which option?",
+               recommendation="open_weight", sources=[SOURCE], profile=PROFILE,
+               scores={"open_weight": 0.9, "api": 0.2}, model="openai/gpt-4.1-mini", latency_s=1.25,
+               usage={"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020}, cost_usd=0.0012)
+    assert turn.index == 0 and turn.conversation_id == conversation_id and turn.error is None
+    assert turn.created_at.endswith("+00:00")
+    assert store.turns(conversation_id) == [turn]
+    assert store.get_turn(turn.id) == turn and store.get_turn("nope") is None
+    data = turn.as_dict()
+    assert data["sources"] == [SOURCE] and data["profile"] == PROFILE and data["cost_usd"] == 0.0012
+    assert json.loads(json.dumps(data)) == data
+    conversation = store.get_conversation(conversation_id)
+    assert conversation is not None and conversation.turn_count == 1
+    assert conversation.title == "We handle PHI, what now?" and conversation.external_id is None
+    assert conversation.as_dict()["id"] == conversation_id
+    assert store.get_conversation("missing") is None
+
+    raw = sqlite3.connect(store.path).execute("SELECT scores_json, usage_json FROM turns").fetchone()
+    assert raw[0] == '{"api": 0.2, "open_weight": 0.9}'  # sorted keys: the same data gives the same text
+    assert list(json.loads(raw[1])) == ["completion_tokens", "prompt_tokens", "total_tokens"]
+
+
+def test_errors_are_recorded_and_titles_are_kept(store: Store) -> None:
+    conversation_id = store.new_conversation(title="Slack: pricing")
+    turn = add(store, conversation_id, "x" * 300, answer="", error="LLM timed out after 120 s")
+    assert store.turns(conversation_id)[0].error == "LLM timed out after 120 s" == turn.error
+    assert store.get_conversation(conversation_id).title == "Slack: pricing"  # type: ignore[union-attr]
+    untitled = store.new_conversation()
+    add(store, untitled, "  a   long\nquestion " + "y" * 200)
+    title = store.get_conversation(untitled).title  # type: ignore[union-attr]
+    assert title is not None and title.startswith("a long question y") and len(title) == 80 and title[-1] == "…"
+
+
+def test_turns_are_chronological_and_limit_keeps_the_latest(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    for i in range(7):
+        add(store, conversation_id, f"q{i}")
+    turns = store.turns(conversation_id)
+    assert [t.user for t in turns] == [f"q{i}" for i in range(7)]
+    assert [t.index for t in turns] == list(range(7))
+    assert [t.user for t in store.turns(conversation_id, limit=3)] == ["q4", "q5", "q6"]
+    assert store.turns(conversation_id, limit=0) == []
+    assert len(store.turns(conversation_id, limit=100)) == 7
+    assert store.turns("no-such-conversation") == []
+    with pytest.raises(StoreError, match="limit"):
+        store.turns(conversation_id, limit=-1)
+
+
+def test_last_profile_is_the_latest_recorded_one(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    assert store.last_profile(conversation_id) is None
+    add(store, conversation_id, "hi")
+    assert store.last_profile(conversation_id) is None
+    add(store, conversation_id, "we are regulated", profile={"data_sensitivity": "regulated"})
+    add(store, conversation_id, "what about costs?", profile=None)
+    assert store.last_profile(conversation_id) == {"data_sensitivity": "regulated"}
+    add(store, conversation_id, "and on-prem", profile={"data_sensitivity": "regulated", "deployment": "on_prem"})
+    assert store.last_profile(conversation_id) == {"data_sensitivity": "regulated", "deployment": "on_prem"}
+    assert store.last_profile(store.new_conversation()) is None
+
+
+def test_list_conversations_most_recent_first(store: Store) -> None:
+    first, second, third = (store.new_conversation() for _ in range(3))
+    add(store, first, "later activity")
+    listed = store.list_conversations()
+    assert listed[0].id == first and {c.id for c in listed} == {first, second, third}
+    assert [c.id for c in store.list_conversations(limit=1)] == [first]
+
+
+def test_external_ids_map_to_one_conversation(store: Store) -> None:
+    thread_ts = "C123/1712345678.000100"
+    conversation_id = store.conversation_for_external(thread_ts, title="Slack thread")
+    assert store.conversation_for_external(thread_ts) == conversation_id
+    assert store.conversation_for_external("C123/other") != conversation_id
+    conversation = store.get_conversation(conversation_id)
+    assert conversation is not None and conversation.external_id == thread_ts
+    assert conversation.title == "Slack thread"
+    explicit = store.new_conversation(external_id="web/session-1")
+    assert store.conversation_for_external("web/session-1") == explicit
+    with pytest.raises(StoreError, match="already belongs to conversation"):
+        store.new_conversation(external_id=thread_ts)
+    with pytest.raises(StoreError, match="must not be empty"):
+        store.conversation_for_external("")
+
+
+def test_threads_racing_on_one_external_id_get_one_conversation(store: Store) -> None:
+    ids: list[str] = []
+    run_threads(8, lambda k: ids.append(store.conversation_for_external("slack/thread-42")))
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert len(store.list_conversations()) == 1
+
+
+def test_concurrent_conversations_never_mix(store: Store) -> None:
+    conversations = [store.new_conversation() for _ in range(4)]
+
+    def talk(k: int) -> None:
+        for i in range(25):
+            add(store, conversations[k], f"c{k}-{i}", profile={"thread": k, "i": i})
+
+    run_threads(4, talk)
+    for k, conversation_id in enumerate(conversations):
+        turns = store.turns(conversation_id)
+        assert [t.user for t in turns] == [f"c{k}-{i}" for i in range(25)]
+        assert [t.index for t in turns] == list(range(25))
+        assert {t.conversation_id for t in turns} == {conversation_id}
+        assert store.last_profile(conversation_id) == {"thread": k, "i": 24}
+
+
+def test_threads_sharing_a_conversation_get_distinct_consecutive_indexes(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    run_threads(8, lambda k: [add(store, conversation_id, f"t{k}-{i}") for i in range(15)])
+    turns = store.turns(conversation_id)
+    assert [t.index for t in turns] == list(range(120))
+    for k in range(8):  # each writer's turns stay in its own order
+        assert [t.user for t in turns if t.user.startswith(f"t{k}-")] == [f"t{k}-{i}" for i in range(15)]
+
+
+_WRITER = """
+import pathlib, sys, time
+from advisor.store import Store
+path, tag, go, count = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), int(sys.argv[4])
+deadline = time.monotonic() + 60
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.002)
+store = Store(path)
+shared = store.conversation_for_external("shared")
+own = store.new_conversation(external_id="own-" + tag)
+for i in range(count):
+    store.add_turn(shared, user=f"{tag}-{i}", answer="a", standalone_question=None, recommendation=None,
+                   sources=[], profile={"i": i}, scores=None, model="m", latency_s=0.0, usage={}, cost_usd=None)
+    store.add_turn(own, user=f"{tag}-{i}", answer="a", standalone_question=None, recommendation=None,
+                   sources=[], profile=None, scores=None, model="m", latency_s=0.0, usage={}, cost_usd=0.0)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path, go, count = tmp_path / "shared" / "advisor.sqlite3", tmp_path / "go", 40
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), tag, str(go), str(count)], env=env,
+                              cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True) for tag in ("p0", "p1")]
+    go.touch()  # both start on a fresh file: schema creation races too
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    store = Store(path)
+    shared = store.conversation_for_external("shared")
+    turns = store.turns(shared)
+    assert [t.index for t in turns] == list(range(2 * count))
+    for tag in ("p0", "p1"):
+        assert [t.user for t in turns if t.user.startswith(tag)] == [f"{tag}-{i}" for i in range(count)]
+        own = store.conversation_for_external(f"own-{tag}")
+        assert [t.user for t in store.turns(own)] == [f"{tag}-{i}" for i in range(count)]
+    assert len(store.list_conversations()) == 3
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_feedback_is_validated_and_queryable(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    first, second = add(store, conversation_id, "one"), add(store, conversation_id, "two")
+    for rating in (0, 2, -2, True, "1", 1.5):
+        with pytest.raises(StoreError, match=r"rating must be \+1 or -1"):
+            store.add_feedback(first.id, rating=rating)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="source must be one of web, slack, cli"):
+        store.add_feedback(first.id, rating=1, source="email")
+    with pytest.raises(NotFoundError, match="unknown turn 'nope'") as caught:
+        store.add_feedback("nope", rating=1)
+    assert isinstance(caught.value, KeyError) and str(caught.value) == "unknown turn 'nope'"
+    assert store.feedback() == []
+
+    store.add_feedback(first.id, rating=1, source="web")
+    store.add_feedback(second.id, rating=-1, comment="  cited the wrong guide ", source="slack")
+    store.add_feedback(first.id, rating=-1, comment="   ")
+    all_feedback = store.feedback()
+    assert [(f.turn_id, f.rating, f.source) for f in all_feedback] == [
+        (first.id, 1, "web"), (second.id, -1, "slack"), (first.id, -1, "cli")]
+    assert all_feedback[1].comment == "cited the wrong guide" and all_feedback[2].comment is None
+    assert all_feedback[1].conversation_id == conversation_id and all_feedback[1].turn_index == 1
+    assert [f.source for f in store.feedback(turn_id=first.id)] == ["web", "cli"]
+    assert [f.turn_id for f in store.feedback(rating=-1, source="slack")] == [second.id]
+    assert len(store.feedback(conversation_id=conversation_id)) == 3
+    assert store.feedback(conversation_id="other") == []
+    assert [f.source for f in store.feedback(limit=2)] == ["slack", "cli"]
+    assert set(all_feedback[0].as_dict()) == {"id", "turn_id", "conversation_id", "turn_index", "rating",
+                                              "comment", "source", "created_at"}
+
+
+def test_bad_turns_are_refused_with_one_line(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="unknown conversation 'ghost'"):
+        add(store, "ghost")
+    conversation_id = store.new_conversation()
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"latency_s": float("nan")}, "latency_s must be"),
+        ({"latency_s": -1.0}, "latency_s must be"),
+        ({"cost_usd": -0.1}, "cost_usd must be"),
+        ({"usage": {"when": object()}}, "usage is not plain JSON"),
+        ({"scores": {"api": float("inf")}}, "scores is not plain JSON"),
+        ({"sources": "guides/api.md"}, "sources must be a list"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(StoreError, match=message) as caught:
+            add(store, conversation_id, **overrides)
+        assert "\n" not in str(caught.value)
+    assert store.turns(conversation_id) == []  # nothing half-written
+
+
+def test_a_file_that_is_not_an_advisor_database_is_refused(tmp_path: Path) -> None:
+    text = tmp_path / "notes.sqlite3"
+    text.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
+    with pytest.raises(StoreError, match=r"notes\.sqlite3 is not an advisor database") as caught:
+        Store(text).list_conversations()
+    assert "\n" not in str(caught.value)
+    assert text.read_text(encoding="utf-8").startswith("these are my notes")  # left untouched
+
+    foreign = tmp_path / "other.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(StoreError, match=r"other\.sqlite3 is not an advisor database"):
+        Store(foreign).new_conversation()
+
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(tmp_path).list_conversations()  # a folder
+
+
+def test_reopening_preserves_everything(tmp_path: Path) -> None:
+    path = tmp_path / "advisor.sqlite3"
+    first = Store(path)
+    conversation_id = first.conversation_for_external("slack/1", title="t")
+    turns = [add(first, conversation_id, f"q{i}", profile={"i": i}, sources=[SOURCE]) for i in range(3)]
+    first.add_feedback(turns[1].id, rating=1, source="web")
+    before = (first.list_conversations(), first.feedback())
+
+    again = Store(path)
+    assert again.turns(conversation_id) == turns
+    assert (again.list_conversations(), again.feedback()) == before
+    assert again.conversation_for_external("slack/1") == conversation_id
+    assert again.last_profile(conversation_id) == {"i": 2}
+    assert add(again, conversation_id, "q3").index == 3
+
+
+def test_schema_version_wal_and_foreign_keys(store: Store) -> None:
+    assert store.schema_version() == SCHEMA_VERSION == 1
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    rows = conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
+    assert [r[0] for r in rows] == [1] and rows[0][1].endswith("+00:00")
+    conn.execute("PRAGMA foreign_keys = ON")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('x', 1, 'cli', 'now')")
+
+
+def test_migrations_run_forward_once_and_newer_files_are_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "advisor.sqlite3"
+    conversation_id = Store(path).new_conversation()
+    newer = (*store_module._MIGRATIONS, ("ALTER TABLE conversations ADD COLUMN channel TEXT",))
+    monkeypatch.setattr(store_module, "_MIGRATIONS", newer)
+    upgraded = Store(path)
+    assert upgraded.schema_version() == 2 and upgraded.get_conversation(conversation_id) is not None
+    assert Store(path).schema_version() == 2  # a second open applies nothing again
+    columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(conversations)")]
+    assert columns.count("channel") == 1
+
+    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:1])
+    with pytest.raises(StoreError, match="has schema version 2; this advisor knows up to 1"):
+        Store(path).list_conversations()
