@@ -1,0 +1,97 @@
+"""`advisor ask`, `advisor chat` and `advisor doctor` against the scripted OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from advisor.cli import EXIT_ERROR, EXIT_OK, main
+from advisor.config import REPO_ROOT
+from tests.fake_llm import FakeOpenAI
+
+
+@pytest.fixture
+def fake_env(monkeypatch: pytest.MonkeyPatch, shipped_index, tmp_path) -> Iterator[FakeOpenAI]:  # type: ignore[no-untyped-def]
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("ADVISOR_DATA_DIR", str(shipped_index.settings.data_dir))
+        monkeypatch.setenv("ADVISOR_LLM", "openai/fake")
+        monkeypatch.setenv("ADVISOR_LLM_API_BASE", fake.base_url)
+        monkeypatch.setenv("ADVISOR_LLM_API_KEY", "test")
+        monkeypatch.setenv("ADVISOR_LLM_MAX_RETRIES", "0")
+        monkeypatch.setenv("ADVISOR_LLM_CONTEXT_TOKENS", "4096")
+        yield fake
+
+
+def test_ask_json_contract_and_conversation(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_env.enqueue("{}", "Keep the data in-house with open weights [1].")
+    assert main(["ask", "Our patient records must stay on our own servers. What should we do?", "--json"]) == EXIT_OK
+    out = json.loads(capsys.readouterr().out)
+    assert {"answer", "recommendation", "sources", "profile", "scores", "model", "latency_s", "usage"} <= set(out)
+    assert out["recommendation"] == "open_weight" and out["model"] == "openai/fake"
+    assert out["profile"]["data_sensitivity"] == "regulated" and out["scores"]["recommended"] == "open_weight"
+    assert all({"id", "title", "path", "section", "score"} <= set(s) for s in out["sources"])
+    assert isinstance(out["latency_s"], float) and "total_tokens" in out["usage"]
+    assert main(["ask", "What is QLoRA?", "--conversation", out["conversation_id"], "--json"]) == EXIT_OK
+    again = json.loads(capsys.readouterr().out)
+    assert again["conversation_id"] == out["conversation_id"] and again["recommendation"] is None
+
+
+def test_ask_prints_streamed_text_and_sources(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_env.enqueue("LoRA trains small adapter matrices [1].")
+    assert main(["ask", "What is LoRA?"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "LoRA trains small adapter matrices [1]." in out and "Sources:" in out and "[1] " in out
+
+
+@pytest.mark.parametrize(("question", "message"), [("   ", "the message is empty"),
+                                                    ("x" * 5000, "the message is too long")])
+def test_ask_bad_input(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str], question: str, message: str) -> None:
+    assert main(["ask", question]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"advisor: error: {message}")
+
+
+def test_ask_with_a_dead_server(fake_env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ADVISOR_LLM_API_BASE", f"http://127.0.0.1:{port}/v1")
+    assert main(["ask", "What is LoRA?"]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("advisor: error: cannot reach the model openai/fake")
+
+
+def test_doctor(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_env.enqueue("ready")
+    assert main(["doctor"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "ok    embedding model" in out and "ok    index" in out and "ok    model answers" in out
+
+
+def test_doctor_says_what_to_fix(fake_env: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path,  # type: ignore[no-untyped-def]
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ADVISOR_DATA_DIR", str(tmp_path))
+    fake_env.fail_status = 401
+    assert main(["doctor"]) == EXIT_ERROR
+    out = capsys.readouterr().out
+    assert "FAIL  index: the index is empty; run `advisor ingest`" in out
+    assert "FAIL  model answers" in out and "API key" in out
+
+
+def test_chat_in_a_terminal_session(fake_env: FakeOpenAI) -> None:
+    fake_env.enqueue("LoRA adapts a model cheaply [1].", "How much memory does QLoRA need?",
+                     "QLoRA needs less memory [1].")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "advisor.cli", "chat"], input="What is LoRA?\nAnd QLoRA?\n/quit\n",
+                          capture_output=True, text=True, timeout=180, cwd=REPO_ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "LoRA adapts a model cheaply [1]." in proc.stdout and "QLoRA needs less memory [1]." in proc.stdout
+    condense = [r for r in fake_env.chat_requests() if "Standalone question:" in r["messages"][-1]["content"]]
+    assert condense and "What is LoRA?" in condense[0]["messages"][-1]["content"]  # one conversation throughout
