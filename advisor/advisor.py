@@ -158,6 +158,9 @@ class Advisor:
         text = clean_message(message, max_chars=self.settings.max_message_chars, error=InputError)
         conversation_id = self._conversation(conversation_id)
         history = self.store.turns(conversation_id, limit=self.settings.history_turns)
+        if self.settings.agent_mode and not self.llm.local:
+            yield from self._agent_turn(text, history, conversation_id, started)
+            return
         try:
             plan = self._plan(text, history, conversation_id)
         except Exception as exc:
@@ -213,6 +216,41 @@ class Advisor:
             profile=plan.profile, scores=plan.scores, model=self.llm_name, latency_s=0.0, usage=usage,
             cost_usd=cost, kind=plan.kind, provisional=plan.provisional, questions=plan.questions,
             standalone_question=plan.question)
+        yield self._finish(answer, conversation_id, text, started)
+
+    def _agent_turn(self, text: str, history: list[Any], conversation_id: str, started: float
+                    ) -> Iterator[str | Answer]:
+        from advisor.agent import run_agent
+        from advisor.llm import translate_error
+
+        cleaned, note = strip_overrides(text)
+        try:
+            turn = run_agent(self.settings, self.llm, self.retriever, cleaned or text,
+                             [(t.user, t.answer) for t in history if t.answer])
+        except Exception as exc:
+            error = translate_error(exc, self.llm.name, self.llm.timeout_s)
+            self._record_failure(conversation_id, text, error)
+            raise AdvisorError(str(error)) from exc
+        body, cited = tidy_citations(turn.text, len(turn.passages))
+        scores = turn.scores
+        recommendation = scores["recommended"] if scores else None
+        header = footer = ""
+        profile = None
+        if scores:
+            assumed = {a["field"] for a in scores["assumptions"]}
+            profile = {k: v for k, v in scores["profile"].items() if k not in assumed}
+            from advisor.profile import Profile
+
+            questions, provisional = gating_questions(Profile(**profile), scores)
+            header = assemble_situation(recommendation, scores, provisional=provisional, part="header")
+            footer = assemble_situation(recommendation, scores, provisional=provisional, part="footer",
+                                        questions=questions)
+        answer = Answer(
+            answer=(note + header + body + footer).strip(), recommendation=recommendation,
+            sources=[{**h.source(), "cited": i + 1 in cited, "n": i + 1} for i, h in enumerate(turn.passages)],
+            profile=profile, scores=scores, model=self.llm_name, latency_s=0.0,
+            kind="situation" if scores else "fact", standalone_question=cleaned or text)
+        yield answer.answer
         yield self._finish(answer, conversation_id, text, started)
 
     @property

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from advisor.config import Settings
 
-__all__ = ["Completion", "LLMError", "LiteLLM", "Message", "open_llm"]
+__all__ = ["Completion", "LLMError", "LiteLLM", "Message", "open_llm", "translate_error"]
 
 log = logging.getLogger(__name__)
 Message = dict[str, str]
@@ -47,7 +47,7 @@ def _litellm() -> Any:
     return litellm
 
 
-def _translate(exc: Exception, model: str, timeout: float) -> LLMError:
+def translate_error(exc: Exception, model: str, timeout: float) -> LLMError:
     """A one-line, actionable LLMError for any litellm/OpenAI-client exception."""
     litellm = _litellm()
     name = type(exc).__name__
@@ -165,7 +165,7 @@ class LiteLLM:
             response = self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema,
                                                stream=False, deterministic=deterministic))
         except Exception as exc:
-            raise _translate(exc, self.model, self.timeout_s) from exc
+            raise translate_error(exc, self.model, self.timeout_s) from exc
         text = response.choices[0].message.content or ""
         usage = _usage(getattr(response, "usage", None))
         return Completion(text, str(getattr(response, "model", None) or self.model), usage,
@@ -184,10 +184,28 @@ class LiteLLM:
                     pieces.append(chunk.choices[0].delta.content)
                     yield pieces[-1]
         except Exception as exc:
-            raise _translate(exc, self.model, self.timeout_s) from exc
+            raise translate_error(exc, self.model, self.timeout_s) from exc
         text = "".join(pieces)
         cost = 0.0 if self.local else self._price(usage)
         yield Completion(text, self.model, usage, cost, time.perf_counter() - started)
+
+    def as_llama_index(self) -> Any:
+        """The same model as a llama-index LLM, for the FunctionAgent of agent mode (tool calling assumed)."""
+        from llama_index.llms.litellm import LiteLLM as LlamaIndexLiteLLM
+
+        class _ToolCalling(LlamaIndexLiteLLM):
+            @property
+            def metadata(self) -> Any:
+                meta = super().metadata
+                meta.is_function_calling_model = True  # agent mode is for models the operator knows can call tools
+                return meta
+
+        extra: dict[str, Any] = {"timeout": self.timeout_s}
+        if self.api_base:
+            extra["api_base"] = self.api_base
+        return _ToolCalling(  # type: ignore[call-arg]
+            model=self.model, temperature=self.temperature, max_retries=self.max_retries,
+            api_key=self.api_key or "unused", additional_kwargs=extra)
 
     def _cost(self, response: Any) -> float | None:
         if self.local:

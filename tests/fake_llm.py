@@ -15,7 +15,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = str | Callable[[dict[str, Any]], str]
+# A reply is text, a function of the request body, or {"tool_calls": [{"name": ..., "arguments": {...}}]}.
+Reply = str | dict[str, Any] | Callable[[dict[str, Any]], Any]
 
 
 class FakeOpenAI:
@@ -62,7 +63,7 @@ class FakeOpenAI:
             return prompt.split("Last message:", 1)[1].split("Standalone question:", 1)[0].strip()
         return "This is grounded in the first passage [1]."
 
-    def _next_reply(self, body: dict[str, Any]) -> str:
+    def _next_reply(self, body: dict[str, Any]) -> Any:
         with self._lock:
             reply = self._queue.popleft() if self._queue else self.default_reply
         return reply(body) if callable(reply) else reply
@@ -98,35 +99,51 @@ class FakeOpenAI:
                 if fake.fail_status:
                     self._json(fake.fail_status, {"error": {"message": "scripted failure", "type": "server_error"}})
                     return
-                text = fake._next_reply(body)
+                reply = fake._next_reply(body)
+                calls = reply.get("tool_calls") if isinstance(reply, dict) else None
+                text = "" if calls else str(reply)
                 words = max(1, len(text.split()))
                 usage = {"prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
                          "completion_tokens": words}
                 usage["total_tokens"] = usage["prompt_tokens"] + words
+                tool_calls = [{"id": f"call_{i}", "type": "function",
+                               "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])}}
+                              for i, c in enumerate(calls or [])]
                 if body.get("stream"):
-                    self._stream(text, usage, body)
+                    self._stream(text, usage, body, tool_calls)
                     return
+                message: dict[str, Any] = {"role": "assistant", "content": text or None}
+                if tool_calls:
+                    message["tool_calls"] = tool_calls
                 self._json(200, {
                     "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
+                    "choices": [{"index": 0, "finish_reason": "tool_calls" if tool_calls else "stop",
+                                 "message": message}],
                     "usage": usage})
 
-            def _stream(self, text: str, usage: dict[str, int], body: dict[str, Any]) -> None:
+            def _stream(self, text: str, usage: dict[str, int], body: dict[str, Any],
+                        tool_calls: list[dict[str, Any]]) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                pieces = [w + " " for w in text.split(" ")]
-                pieces[-1] = pieces[-1].rstrip(" ")
-                for piece in pieces:
+                deltas: list[dict[str, Any]] = []
+                if text:
+                    pieces = [w + " " for w in text.split(" ")]
+                    pieces[-1] = pieces[-1].rstrip(" ")
+                    deltas = [{"content": piece} for piece in pieces]
+                deltas += [{"role": "assistant", "tool_calls": [{"index": i, **call}]}
+                           for i, call in enumerate(tool_calls)]
+                for delta in deltas:
                     chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
                              "model": body.get("model", "fake"),
-                             "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 final = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
                          "model": body.get("model", "fake"),
-                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage}
+                         "choices": [{"index": 0, "delta": {},
+                                      "finish_reason": "tool_calls" if tool_calls else "stop"}],
+                         "usage": usage}
                 self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()

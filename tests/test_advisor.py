@@ -237,3 +237,24 @@ def test_streaming_yields_text_then_the_answer(advisor: Advisor, fake: FakeOpenA
     streamed = "".join(p for p in pieces[:-1] if isinstance(p, str))
     assert streamed.replace("\n", "").replace(" ", "") == final.answer.replace("\n", "").replace(" ", "")
     assert (final.usage.get("completion_tokens", 0) > 0 and final.cost_usd is None) or final.cost_usd >= 0
+
+
+def test_agent_mode_lets_a_capable_model_choose_tools(shipped_settings, retriever, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                      fake: FakeOpenAI) -> None:
+    settings = shipped_settings.model_copy(update={"agent_mode": True})
+    advisor = _advisor(settings, retriever, tmp_path, fake.base_url)
+    fake.enqueue(
+        {"tool_calls": [{"name": "search_guidance", "arguments": {"query": "regulated data self-hosting"}}]},
+        {"tool_calls": [{"name": "score_options", "arguments": {"data_sensitivity": "regulated",
+                                                                "deployment": "on_prem"}}]},
+        "Self-host open weights so the records stay in-house [1], as the guidance says [2]; not [99].")
+    answer = advisor.ask("Our patient records must stay on our own servers. What should we do?")
+    assert answer.recommendation == "open_weight" and answer.kind == "situation"
+    assert answer.profile == {"data_sensitivity": "regulated", "deployment": "on_prem"}
+    assert answer.answer.startswith("**Recommendation: Open-weight model") and "[99]" not in answer.answer
+    assert len(answer.sources) == 5 and [s["n"] for s in answer.sources if s["cited"]] == [1, 2]
+    requests = fake.chat_requests()
+    assert {t["function"]["name"] for t in requests[0]["tools"]} == {
+        "score_options", "estimate_costs", "search_models", "search_guidance"}
+    tool_results = [m for m in requests[-1]["messages"] if m["role"] == "tool"]
+    assert len(tool_results) == 2 and '"recommended": "open_weight"' in tool_results[1]["content"]
