@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -100,26 +101,76 @@ def evaluate_retrieval(retriever: HybridRetriever, cases: Sequence[RetrievalCase
     return RetrievalResult(hits / n, reciprocal / n, k, len(cases), misses)
 
 
+def evaluate_extraction(situations: Sequence[Any], *, llm: Any | None) -> dict[str, Any]:
+    """Per-field extraction figures and recommendation agreement on situation cases."""
+    from advisor.extraction import extract_profile
+    from advisor.profile import FIELD_ORDER
+    from advisor.scoring import score_profile
+    from advisor.situations import tally_fields
+
+    pairs = []
+    agree = 0
+    seconds = []
+    for case in situations:
+        started = time.perf_counter()
+        extraction = extract_profile([m["content"] for m in case.messages if m["role"] == "user"], llm=llm)
+        seconds.append(time.perf_counter() - started)
+        pairs.append((case.id, case.profile, extraction.profile.stated()))
+        agree += score_profile(extraction.profile).recommended == case.expected_recommendation
+    tally = tally_fields(pairs)
+    fields = {name: {"stated": tally.stated[name], "right": tally.right[name], "wrong": tally.wrong[name],
+                     "invented": tally.invented[name], "unstated": tally.unstated[name]} for name in FIELD_ORDER}
+    return {"cases": len(situations), "totals": tally.totals(), "fields": fields,
+            "recommendation_agreement": agree / max(len(situations), 1), "errors": tally.errors,
+            "median_s": sorted(seconds)[len(seconds) // 2] if seconds else 0.0}
+
+
+def _print_extraction(result: dict[str, Any]) -> None:
+    t = result["totals"]
+    print(f"extraction: {result['cases']} cases; stated fields right {t['recall']:.1%}, precision "
+          f"{t['precision']:.1%}, invented {t['invented_rate']:.1%} of unstated; recommendation agrees "
+          f"{result['recommendation_agreement']:.1%}; median {result['median_s']:.1f} s per case")
+    print(f"  {'field':<26} stated right wrong invented/unstated")
+    for name, f in result["fields"].items():
+        print(f"  {name:<26} {f['stated']:>6} {f['right']:>5} {f['wrong']:>5} {f['invented']:>4}/{f['unstated']}")
+    for error in result["errors"]:
+        print(f"  - {error}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the retrieval eval over the shipped index and print the figures."""
+    """Run an eval and print its figures: retrieval (hit@k, MRR) or extraction (per field, with the model)."""
     from advisor.config import Settings, set_offline_env
 
     set_offline_env()
     parser = argparse.ArgumentParser(prog="python -m advisor.evaluation", description=main.__doc__)
+    parser.add_argument("suite", nargs="?", choices=["retrieval", "extraction"], default="retrieval")
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--set", dest="which", choices=["dev", "holdout"], default="dev",
+                        help="situation set for the extraction eval")
+    parser.add_argument("--no-model", action="store_true", help="extraction with the deterministic cues only")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    settings = Settings()
+    if args.suite == "extraction":
+        from advisor.llm import open_llm
+        from advisor.situations import SITUATIONS_PATH, load_situations
+
+        path = SITUATIONS_PATH if args.which == "dev" else SITUATIONS_PATH.with_name("situations_holdout.yaml")
+        result = evaluate_extraction(load_situations(path), llm=None if args.no_model else open_llm(settings))
+        print(json.dumps(result, indent=2)) if args.json else _print_extraction(result)
+        return 0
     from advisor.index import open_index
     from advisor.retrieval import HybridRetriever
 
-    index = open_index(Settings())
+    index = open_index(settings)
     index.ingest(progress=False)
-    result = evaluate_retrieval(HybridRetriever(index), load_retrieval_cases(), k=args.k)
+    retrieval = evaluate_retrieval(HybridRetriever(index), load_retrieval_cases(), k=args.k)
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        print(json.dumps(retrieval.as_dict(), indent=2))
     else:
-        print(f"retrieval: {result.cases} cases, hit@{result.k} {result.hit_at_k:.3f}, MRR {result.mrr:.3f}")
-        for miss in result.misses:
+        print(f"retrieval: {retrieval.cases} cases, hit@{retrieval.k} {retrieval.hit_at_k:.3f}, "
+              f"MRR {retrieval.mrr:.3f}")
+        for miss in retrieval.misses:
             print(f"  miss {miss['id']}: {miss['question']}")
     return 0
 
