@@ -18,6 +18,7 @@ from advisor.answering import (
     OFF_TOPIC_REPLY,
     as_data,
     assemble_situation,
+    attribute_citations,
     clean_message,
     compact_costs,
     compact_models,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["Advisor", "AdvisorError", "Answer", "InputError"]
 
 log = logging.getLogger(__name__)
+_MAX_SITUATION_PASSAGES = 6
 
 
 class InputError(ValueError):
@@ -204,7 +206,7 @@ class Advisor:
             body = f"_The model could not write the explanation ({exc}); here is the scorer's verdict._"
             plan.kind = "degraded"
             yield body
-        body, cited = tidy_citations(body, len(plan.passages))
+        body, cited = tidy_citations(attribute_citations(body, plan.passages), len(plan.passages))
         footer = ""
         if plan.kind in ("situation", "degraded"):
             footer = assemble_situation(plan.recommendation, plan.scores, provisional=plan.provisional,
@@ -306,10 +308,12 @@ class Advisor:
         result = score_profile(extraction.profile)
         scores = result.as_dict()
         questions, provisional = gating_questions(extraction.profile, scores)
-        passages = self._reason_passages(scores) + hits
+        # The passages behind the scorer's top reasons first, then the best search hits; a small model reads
+        # a handful of passages well and a dozen badly.
+        passages = _dedupe(self._reason_passages(scores) + hits)[:_MAX_SITUATION_PASSAGES]
         costs, models = self._tools_for(question, extraction.profile)
         label = next((r["label"] for r in scores["ranking"] if r["option"] == result.recommended), "none")
-        plan = _Plan(text, question, "situation", _dedupe(passages), [], profile=extraction.profile.stated(),
+        plan = _Plan(text, question, "situation", passages, [], profile=extraction.profile.stated(),
                      scores=scores, recommendation=result.recommended, provisional=provisional,
                      questions=questions, note=note, usage=usage, extraction=extraction.as_dict())
         return self._fitted(plan, system, "answer_situation", costs=costs, models=models,

@@ -20,6 +20,7 @@ __all__ = [
     "OFF_TOPIC_REPLY",
     "as_data",
     "assemble_situation",
+    "attribute_citations",
     "clean_message",
     "compact_costs",
     "compact_models",
@@ -178,6 +179,36 @@ def tidy_citations(text: str, available: int) -> tuple[str, set[int]]:
         return ""
 
     return re.sub(r"\[(\d{1,3})\]", keep, text).strip(), cited
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+_STOP = frozenset((
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "be", "it", "this",
+    "that", "as", "by", "at", "from", "your", "you", "we", "our", "can", "will", "may", "not", "more",
+    "than", "which", "what", "when", "how", "their", "they", "its",
+))
+
+
+def attribute_citations(text: str, passages: Sequence[Hit], *, min_overlap: float = 0.35) -> str:
+    """When an answer cites nothing, cite each sentence's best-matching passage (by shared words) if the match
+    is strong enough; a model that forgets to cite still gets only citations that point at what it used."""
+    if re.search(r"\[\d{1,3}\]", text) or not passages:
+        return text
+    vocab = [{w for w in _WORD.findall(p.text.lower()) if w not in _STOP} for p in passages]
+
+    def cite(sentence: str) -> str:
+        words = {w for w in _WORD.findall(sentence.lower()) if w not in _STOP}
+        if len(words) < 4:
+            return sentence
+        overlaps = [len(words & v) / len(words) for v in vocab]
+        best = max(range(len(passages)), key=lambda i: overlaps[i])
+        if overlaps[best] < min_overlap:
+            return sentence
+        stripped = sentence.rstrip()
+        end = stripped[-1] if stripped[-1:] in ".!?" else ""
+        return f"{stripped[: len(stripped) - len(end)]} [{best + 1}]{end}" + sentence[len(stripped):]
+
+    return "".join(cite(part) for part in re.split(r"(?<=[.!?])(\s+)", text))
 
 
 def fit_passages(passages: list[Hit], build: Callable[[list[Hit]], list[dict[str, str]]],

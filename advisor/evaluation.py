@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,7 +108,7 @@ def evaluate_extraction(situations: Sequence[Any], *, llm: Any | None) -> dict[s
     from advisor.scoring import score_profile
     from advisor.situations import tally_fields
 
-    pairs = []
+    pairs: list[tuple[str, Any, Mapping[str, Any]]] = []
     agree = 0
     seconds = []
     for case in situations:

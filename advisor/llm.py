@@ -139,8 +139,10 @@ class LiteLLM:
                 "name": json_schema.get("title", "output"), "schema": json_schema, "strict": False}}
         if self.local:
             kwargs["seed"] = 0
+            # A 1.5B model loops on its own phrases without a repetition penalty.
+            kwargs["extra_body"] = {"repeat_penalty": 1.15, "repeat_last_n": 256}
             if deterministic:  # llama.cpp's prompt cache can change a reply; same input, same output
-                kwargs["extra_body"] = {"cache_prompt": False}
+                kwargs["extra_body"]["cache_prompt"] = False
         return kwargs
 
     def _call(self, kwargs: dict[str, Any]) -> Any:

