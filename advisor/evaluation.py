@@ -148,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", dest="which", choices=["dev", "holdout"], default="dev",
                         help="situation set for the extraction eval")
     parser.add_argument("--no-model", action="store_true", help="extraction with the deterministic cues only")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N situations")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -156,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from advisor.situations import SITUATIONS_PATH, load_situations
 
         path = SITUATIONS_PATH if args.which == "dev" else SITUATIONS_PATH.with_name("situations_holdout.yaml")
-        result = evaluate_extraction(load_situations(path), llm=None if args.no_model else open_llm(settings))
+        cases = load_situations(path)[: args.limit]
+        result = evaluate_extraction(cases, llm=None if args.no_model else open_llm(settings))
         print(json.dumps(result, indent=2)) if args.json else _print_extraction(result)
         return 0
     from advisor.index import open_index

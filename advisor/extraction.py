@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -30,25 +30,54 @@ _NUMERIC = {"proprietary_data_tokens", "labeled_examples", "monthly_tokens", "la
 _BOOLEAN = {"needs_custom_architecture", "strategic_moat", "needs_model_control"}
 
 
-def _value_schema(name: str) -> dict[str, Any]:
-    if name in _NUMERIC:
-        return {"type": "number"}
-    if name in _BOOLEAN:
-        return {"type": "boolean"}
-    annotation = Profile.model_fields[name].annotation
-    literal = next(a for a in get_args(annotation) if a is not type(None))
-    return {"type": "string", "enum": list(get_args(literal))}
-
-
-# The quote comes first so that the model commits to the user's words before it picks a value.
+# A list of only the facts found keeps a small model from writing out every field with an empty quote (it did,
+# at ~25 tokens a field); the quote comes before the value so that the model commits to the user's words first.
 EXTRACTION_SCHEMA: dict[str, Any] = {
     "title": "situation",
     "type": "object",
-    "properties": {name: {"type": "object", "properties": {"quote": {"type": "string"}, "value": _value_schema(name)},
-                          "required": ["quote", "value"], "additionalProperties": False}
-                   for name in FIELD_ORDER},
+    "properties": {"facts": {"type": "array", "items": {
+        "type": "object",
+        "properties": {"field": {"type": "string", "enum": list(FIELD_ORDER)},
+                       "quote": {"type": "string", "minLength": 3},
+                       "value": {"type": ["string", "number", "boolean"]}},
+        "required": ["field", "quote", "value"], "additionalProperties": False}}},
+    "required": ["facts"],
     "additionalProperties": False,
 }
+
+
+_DESCRIPTIONS = {
+    "team_ml_expertise": "none | basic | experienced | research (the ML skills of their team)",
+    "data_sensitivity": "public | internal | regulated (regulated = personal, health, financial or classified data "
+                        "that must stay on their own infrastructure)",
+    "deployment": "cloud | on_prem | air_gapped | edge (edge = on phones, laptops or other devices)",
+    "task_scope": "narrow | broad (narrow = fixed labels, classification, routing or field extraction; broad = chat, "
+                  "Q&A, summaries, drafting, reasoning or any open-ended generation)",
+    "quality_bar": "standard | frontier (frontier = they need the best quality available)",
+    "proprietary_data_tokens": "number (unique in-domain text they have for training, in tokens)",
+    "labeled_examples": "number (labelled examples they have)",
+    "monthly_tokens": "number (expected tokens per month)",
+    "latency_ms": "number (latency budget in milliseconds)",
+    "budget_usd": "number (first-year budget in US dollars)",
+    "time_to_market_weeks": "number (weeks until launch)",
+    "needs_custom_architecture": "true | false (they must change the tokenizer, vocabulary or model architecture)",
+    "strategic_moat": "true | false (the LLM is the core of their strategy or competitive advantage)",
+    "needs_model_control": "true | false (they must own or inspect the weights, or avoid vendor lock-in)",
+}
+
+
+def _schema_for(fields: list[str]) -> dict[str, Any]:
+    schema = json.loads(json.dumps(EXTRACTION_SCHEMA))
+    schema["properties"]["facts"]["items"]["properties"]["field"]["enum"] = fields
+    return schema
+
+
+def _as_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """{field: {"quote", "value"}} from the facts list (or from a per-field object, which some models prefer)."""
+    facts = data.get("facts")
+    if isinstance(facts, list):
+        return {f["field"]: f for f in facts if isinstance(f, dict) and isinstance(f.get("field"), str)}
+    return data
 
 
 @dataclass(frozen=True)
@@ -82,15 +111,17 @@ def _parse_json(text: str) -> dict[str, Any]:
     return data
 
 
-def _model_values(llm: LiteLLM, text: str) -> dict[str, Any]:
+def _model_values(llm: LiteLLM, text: str, fields: list[str]) -> dict[str, Any]:
     from advisor.prompts import render
 
-    messages = [{"role": "user", "content": render("extract", text=text)}]
+    # Only the facts the cues did not find: a shorter prompt and answer, and nothing to overrule.
+    prompt = render("extract", text=text, fields=[(f, _DESCRIPTIONS[f]) for f in fields])
+    messages = [{"role": "user", "content": prompt}]
     last_error: Exception | None = None
     for _ in range(2):  # one retry on malformed output
-        reply = llm.complete(messages, max_tokens=500, json_schema=EXTRACTION_SCHEMA, deterministic=True)
+        reply = llm.complete(messages, max_tokens=400, json_schema=_schema_for(fields), deterministic=True)
         try:
-            return _parse_json(reply.text)
+            return _as_fields(_parse_json(reply.text))
         except (ValueError, json.JSONDecodeError) as exc:
             last_error = exc
             log.warning("extraction reply was not JSON: %s", exc)
@@ -119,9 +150,10 @@ def extract_profile(user_texts: Sequence[str], *, llm: LiteLLM | None = None) ->
     dropped: dict[str, str] = {}
     model_error = None
     raw: dict[str, Any] = {}
-    if llm is not None and text:
+    missing = [f for f in FIELD_ORDER if f not in values]
+    if llm is not None and text and missing:
         try:
-            raw = _model_values(llm, text)
+            raw = _model_values(llm, text, missing)
         except (LLMError, ValueError) as exc:
             model_error = str(exc)  # the cues still stand; the turn goes on with a partial profile
     haystack = _normal(text)
@@ -136,6 +168,8 @@ def extract_profile(user_texts: Sequence[str], *, llm: LiteLLM | None = None) ->
             dropped[name] = "no supporting words in the conversation"
             continue
         value = item["value"]
+        if name in _BOOLEAN and isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
         if name in _NUMERIC:
             # Models mis-scale numbers ("hundreds of billions" -> 3e9); only a cue the detector reads, in context,
             # where the quote stands counts.

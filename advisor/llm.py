@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,8 @@ class LiteLLM:
         self.local = local
         self._context = context_tokens
         self._router: Any = None
+        # For the bundled model: restart its server (returning the new base URL) when it has gone away.
+        self.revive: Callable[[], str] | None = None
 
     @property
     def name(self) -> str:
@@ -159,15 +161,29 @@ class LiteLLM:
         kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key")}
         return self._router.completion(**kwargs)
 
+    def _revived(self, error: LLMError) -> bool:
+        if self.revive is None or error.kind != "unavailable":
+            return False
+        try:
+            self.api_base = self.revive()
+        except Exception as exc:
+            log.warning("could not restart the local model: %s", exc)
+            return False
+        return True
+
     def complete(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None = None,
                  deterministic: bool = False) -> Completion:
         """One answer; with json_schema the output is constrained to that schema where the server supports it."""
         started = time.perf_counter()
-        try:
-            response = self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema,
-                                               stream=False, deterministic=deterministic))
-        except Exception as exc:
-            raise translate_error(exc, self.model, self.timeout_s) from exc
+        for attempt in (1, 2):
+            try:
+                response = self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema,
+                                                   stream=False, deterministic=deterministic))
+                break
+            except Exception as exc:
+                error = translate_error(exc, self.model, self.timeout_s)
+                if attempt == 2 or not self._revived(error):
+                    raise error from exc
         text = response.choices[0].message.content or ""
         usage = _usage(getattr(response, "usage", None))
         return Completion(text, str(getattr(response, "model", None) or self.model), usage,
@@ -178,15 +194,20 @@ class LiteLLM:
         started = time.perf_counter()
         pieces: list[str] = []
         usage: dict[str, int] = {}
-        try:
-            for chunk in self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=None, stream=True)):
-                if getattr(chunk, "usage", None):
-                    usage = _usage(chunk.usage)
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    pieces.append(chunk.choices[0].delta.content)
-                    yield pieces[-1]
-        except Exception as exc:
-            raise translate_error(exc, self.model, self.timeout_s) from exc
+        for attempt in (1, 2):
+            try:
+                for chunk in self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=None,
+                                                     stream=True)):
+                    if getattr(chunk, "usage", None):
+                        usage = _usage(chunk.usage)
+                    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                        pieces.append(chunk.choices[0].delta.content)
+                        yield pieces[-1]
+                break
+            except Exception as exc:
+                error = translate_error(exc, self.model, self.timeout_s)
+                if attempt == 2 or pieces or not self._revived(error):
+                    raise error from exc
         text = "".join(pieces)
         cost = 0.0 if self.local else self._price(usage)
         yield Completion(text, self.model, usage, cost, time.perf_counter() - started)
@@ -245,9 +266,11 @@ def open_llm(settings: Settings, *, model: str | None = None) -> LiteLLM:
             base = server.ensure_running()
         except Exception as exc:
             raise LLMError(f"cannot start the local model: {exc}", kind="unavailable") from exc
-        return LiteLLM(f"openai/{MODEL_ALIAS}", api_base=base, api_key="local", timeout_s=settings.llm_timeout_s,
-                       max_retries=settings.llm_max_retries, context_tokens=settings.local_ctx,
-                       temperature=settings.llm_temperature, local=True)
+        llm = LiteLLM(f"openai/{MODEL_ALIAS}", api_base=base, api_key="local", timeout_s=settings.llm_timeout_s,
+                      max_retries=settings.llm_max_retries, context_tokens=settings.local_ctx,
+                      temperature=settings.llm_temperature, local=True)
+        llm.revive = server.ensure_running
+        return llm
     return LiteLLM(name, api_base=settings.llm_api_base, api_key=settings.llm_api_key,
                    fallbacks=settings.llm_fallbacks, timeout_s=settings.llm_timeout_s,
                    max_retries=settings.llm_max_retries, context_tokens=settings.llm_context_tokens,

@@ -14,7 +14,7 @@ VARIABLES = {
     "system": {},
     "condense": {"history": [type("T", (), {"user": "What is LoRA?", "answer": "A method."})()],
                  "message": "And QLoRA?"},
-    "extract": {"text": "We run on-prem."},
+    "extract": {"text": "We run on-prem.", "fields": [("deployment", "cloud | on_prem")]},
     "answer_fact": {"passages": [PASSAGE], "question": "Q?", "costs": "", "models": ""},
     "answer_situation": {"passages": [PASSAGE], "question": "Q?", "costs": "c", "models": "m",
                          "recommendation": "api", "label": "Commercial API", "scores": "recommended: api"},
