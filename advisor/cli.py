@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -187,12 +188,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number greater than 0."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
     return value
 
@@ -238,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["api", "open_weight", "small"], help="catalog section")
     p.add_argument("--min-context", type=_positive_int, help="at least this many tokens of context")
     p.add_argument("--modality", help="accepts this input modality, e.g. image")
-    p.add_argument("--max-gpu-gb", type=_positive_float, help="stated minimum hardware fits in this much GPU memory")
-    p.add_argument("--fits-gb", type=_positive_float, help="weights plus 20%% margin fit in this much memory")
+    p.add_argument("--max-gpu-gb", type=positive_float, help="stated minimum hardware fits in this much GPU memory")
+    p.add_argument("--fits-gb", type=positive_float, help="weights plus 20%% margin fit in this much memory")
     p.add_argument("--precision", choices=["bf16", "fp8", "int4"], help="precision for --fits-gb (default bf16)")
     p.add_argument("--text", help="search id, name, vendor and strengths")
     p.add_argument("--sort", choices=["price_in", "price_out", "price_blended", "params", "context", "release",

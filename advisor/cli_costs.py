@@ -30,13 +30,9 @@ def parse_tokens(text: str) -> float:
 
 
 def _years(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
+    from advisor.cli import positive_float
+
+    return positive_float(text)
 
 
 def _override(text: str) -> tuple[str, float]:

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from advisor.config import REPO_ROOT
 from advisor.profile import FIELD_ORDER, Profile
@@ -64,26 +63,11 @@ class Situation(BaseModel):
 
 def load_situations(path: Path | None = None) -> list[Situation]:
     """Every case in the dev set; a bad file raises ValueError naming the file and case."""
+    from advisor.evaluation import _unique_ids, load_yaml_cases
+
     path = path or SITUATIONS_PATH
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read: {exc}".replace("\n", " ")) from None
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a list of cases")
-    cases: list[Situation] = []
-    for i, item in enumerate(raw):
-        try:
-            cases.append(Situation.model_validate(item))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            name = item.get("id", i) if isinstance(item, dict) else i
-            raise ValueError(f"{path}: case {name} ({where}): {err['msg']}") from None
-    ids = [c.id for c in cases]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ValueError(f"{path}: duplicate case ids {dupes}")
+    cases = load_yaml_cases(path, Situation)
+    _unique_ids(cases, path)
     return cases
 
 
