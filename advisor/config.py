@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     llm_api_base: str | None = Field(default=None, description="Base URL of an OpenAI-compatible server.")
     llm_api_key: str | None = Field(default=None, description="Key for llm_api_base; providers' own env vars work too.")
     llm_fallbacks: list[str] = Field(default_factory=list, description="Models to try, in order, when llm fails.")
-    llm_timeout_s: float = Field(default=120.0, gt=0, description="Per-request timeout.")
+    llm_timeout_s: float = Field(default=300.0, gt=0, description="Per-request timeout (the local model is slow).")
     llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries with backoff on transient errors.")
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_max_tokens: int = Field(default=600, ge=16, le=8192, description="Longest answer, in tokens.")
