@@ -189,7 +189,8 @@ class LiteLLM:
         return Completion(text, str(getattr(response, "model", None) or self.model), usage,
                           self._cost(response), time.perf_counter() - started)
 
-    def stream(self, messages: list[Message], *, max_tokens: int) -> Iterator[str | Completion]:
+    def stream(self, messages: list[Message], *, max_tokens: int, deterministic: bool = False
+               ) -> Iterator[str | Completion]:
         """Yield text pieces as they arrive, then one Completion with the whole text and usage."""
         started = time.perf_counter()
         pieces: list[str] = []
@@ -197,7 +198,7 @@ class LiteLLM:
         for attempt in (1, 2):
             try:
                 for chunk in self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=None,
-                                                     stream=True)):
+                                                     stream=True, deterministic=deterministic)):
                     if getattr(chunk, "usage", None):
                         usage = _usage(chunk.usage)
                     if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:

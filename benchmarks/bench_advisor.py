@@ -72,7 +72,7 @@ def _raw_stream(base_url: str, messages: list[dict[str, str]], max_tokens: int) 
     """Stream straight from the server: (seconds to first token, tokens/s after it, tokens)."""
     body = {"model": "local", "messages": messages, "max_tokens": max_tokens, "temperature": 0, "seed": 0,
             "stream": True, "stream_options": {"include_usage": True}, "repeat_penalty": 1.15,
-            "repeat_last_n": 256}
+            "repeat_last_n": 256, "cache_prompt": False}
     request = urllib.request.Request(base_url + "/chat/completions", data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     started = time.perf_counter()
@@ -100,7 +100,7 @@ def _advisor_stream(llm: Any, messages: list[dict[str, str]], max_tokens: int) -
     started = time.perf_counter()
     first = last = None
     tokens = 0
-    for piece in llm.stream(messages, max_tokens=max_tokens):
+    for piece in llm.stream(messages, max_tokens=max_tokens, deterministic=True):  # no prompt cache, like raw
         if isinstance(piece, Completion):
             tokens = piece.usage.get("completion_tokens", 0)
         else:
