@@ -99,7 +99,6 @@ class _Plan:
     questions: list[str] = field(default_factory=list)
     note: str = ""
     usage: dict[str, int] = field(default_factory=dict)
-    extraction: dict[str, Any] | None = None
 
 
 class Advisor:
@@ -315,7 +314,7 @@ class Advisor:
         label = next((r["label"] for r in scores["ranking"] if r["option"] == result.recommended), "none")
         plan = _Plan(text, question, "situation", passages, [], profile=extraction.profile.stated(),
                      scores=scores, recommendation=result.recommended, provisional=provisional,
-                     questions=questions, note=note, usage=usage, extraction=extraction.as_dict())
+                     questions=questions, note=note, usage=usage)
         return self._fitted(plan, system, "answer_situation", costs=costs, models=models,
                             recommendation=result.recommended, label=label, scores=compact_scores(scores))
 
