@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -283,8 +284,18 @@ class Catalog(_CatalogData):
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and validate the catalog YAML (default: the shipped knowledge/models.yaml)."""
+    """Load and validate the catalog YAML (default: the shipped knowledge/models.yaml), once per file version."""
     source = DEFAULT_CATALOG_PATH if path is None else Path(path)
+    try:
+        stamp = source.stat().st_mtime_ns
+    except OSError as exc:
+        raise CatalogError(f"{source}: cannot read catalog: {exc.strerror or exc}") from exc
+    return _load(source, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(source: Path, _stamp: int) -> Catalog:
+    # Parsing and validating takes ~70 ms; the result is frozen, so callers on every turn share one copy.
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:

@@ -320,14 +320,8 @@ class Recorder:
 def resolve(assumptions: CostAssumptions | None, catalog: Catalog | None) -> tuple[CostAssumptions, Catalog]:
     """The given assumptions and catalog, or the shipped ones (each loaded once per file version)."""
     if catalog is None:
-        path = DEFAULT_CATALOG_PATH
-        catalog = _load_catalog(str(path), path.stat().st_mtime_ns if path.exists() else 0)
+        catalog = load_catalog(DEFAULT_CATALOG_PATH)
     return (assumptions if assumptions is not None else load_cost_assumptions()), catalog
-
-
-@lru_cache(maxsize=2)
-def _load_catalog(path: str, _stamp: int) -> Catalog:
-    return load_catalog(Path(path))
 
 
 def model_entry(catalog: Catalog, model_id: str) -> ModelEntry:
