@@ -78,7 +78,8 @@ def run_agent(settings: Settings, llm: LiteLLM, retriever: HybridRetriever, ques
     tools.append(FunctionTool.from_defaults(
         fn=search, name="search_guidance", fn_schema=SearchArgs, callback=_json,
         description="Search the build-vs-buy guides and the model catalog; returns numbered passages to cite."))
-    agent = FunctionAgent(tools=tools, llm=llm.as_llama_index(), system_prompt=render("system") + _INSTRUCTIONS)
+    agent = FunctionAgent(tools=tools, llm=llm.as_llama_index(),
+                          system_prompt=render("system", settings.prompts_dir) + _INSTRUCTIONS)
     chat_history = [m for user, answer in history for m in (ChatMessage(role="user", content=user),
                                                             ChatMessage(role="assistant", content=answer))]
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[1] / "knowledge" / "models.yaml"
 MODEL_KINDS: tuple[str, ...] = ("api", "open_weight", "small")
 PROPRIETARY = "proprietary"  # the one license id that needs no `licenses:` entry
-_BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int4": 0.5}
+BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int4": 0.5}
 _YES_NO = {True: "yes", False: "no", None: "unknown"}
 _KIND_TEXT = {"api": "closed-weights API model", "open_weight": "open-weight model", "small": "small model"}
 
@@ -106,7 +106,7 @@ class ModelEntry(_Strict):
         if self.weights_gb is not None:
             if total is None:
                 raise ValueError("field 'weights_gb': needs params_total_b to derive from")
-            for precision, per_param in _BYTES_PER_PARAM.items():
+            for precision, per_param in BYTES_PER_PARAM.items():
                 stated, expected = getattr(self.weights_gb, precision), total * per_param
                 if abs(stated - expected) > max(0.01, 0.01 * expected):
                     raise ValueError(f"field 'weights_gb.{precision}': {stated} != {per_param:g} × params")
@@ -260,27 +260,6 @@ class Catalog(_CatalogData):
         if found is None:
             raise KeyError(f"unknown model id '{model_id}'; known: {', '.join(self.ids())}")
         return found
-
-    def filter(
-        self,
-        *,
-        open_weights: bool | None = None,
-        license: str | None = None,
-        max_gpu_gb: float | None = None,
-        min_context: int | None = None,
-        kind: str | None = None,
-    ) -> list[ModelEntry]:
-        """Models matching every given criterion; unknown values never match a numeric bound."""
-        from advisor.catalog_query import filter_models, parse_query  # that module imports this one
-
-        criteria = {
-            "open_weights": open_weights,
-            "license": (license or "").strip() or None,  # a blank prefix has always matched every licence
-            "max_gpu_gb": max_gpu_gb,
-            "min_context": min_context,
-            "kind": kind,
-        }
-        return filter_models(self.models, parse_query(criteria))
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 # One source of truth for bytes per parameter: the catalog validates weights_gb against the same table.
-from advisor.catalog import _BYTES_PER_PARAM, MODEL_KINDS, Catalog, ModelEntry
+from advisor.catalog import BYTES_PER_PARAM, MODEL_KINDS, Catalog, ModelEntry
 
 __all__ = [
     "BLENDED_INPUT_SHARE",
@@ -27,6 +27,7 @@ __all__ = [
     "parse_date_text",
     "parse_query",
     "query_catalog",
+    "select_models",
     "weights_gb_at",
 ]
 
@@ -188,6 +189,20 @@ def query_catalog(
     return QueryResult(query=parsed, hits=hits, total=len(matched), today=when, stale_after_days=max_age)
 
 
+def select_models(catalog: Catalog, *, open_weights: bool | None = None, license: str | None = None,
+                  max_gpu_gb: float | None = None, min_context: int | None = None, kind: str | None = None
+                  ) -> list[ModelEntry]:
+    """Catalog models matching every given criterion; unknown values never match a numeric bound."""
+    criteria = {
+        "open_weights": open_weights,
+        "license": (license or "").strip() or None,  # a blank prefix matches every licence
+        "max_gpu_gb": max_gpu_gb,
+        "min_context": min_context,
+        "kind": kind,
+    }
+    return filter_models(catalog.models, parse_query(criteria))
+
+
 def filter_models(models: Iterable[ModelEntry], query: CatalogQuery) -> list[ModelEntry]:
     """The models matching the query's criteria, in its order and up to its limit (no staleness check)."""
     ranked = _rank(query, [m for m in models if _matches(m, query)])
@@ -220,7 +235,7 @@ def weights_gb_at(model: ModelEntry, precision: Precision) -> float | None:
         return stated
     if model.params_total_b is None:
         return None
-    return model.params_total_b * _BYTES_PER_PARAM[precision]
+    return model.params_total_b * BYTES_PER_PARAM[precision]
 
 
 def _required_gb(model: ModelEntry, query: CatalogQuery) -> float | None:

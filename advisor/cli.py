@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from advisor.cli_base import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    EXIT_USAGE,
+    CliError,
+    load_settings,
+    positive_float,
+    positive_int,
+    print_json,
+)
+
 if TYPE_CHECKING:
     from advisor.config import Settings
 
-__all__ = ["main"]
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
-
-
-class CliError(Exception):
-    """An error reported to the user as one line, with exit code 1."""
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def _settings() -> Settings:
-    from pydantic import ValidationError
-
-    from advisor.config import Settings
-
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "ADVISOR_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise CliError(f"bad setting {name}: {first['msg']}") from None
-
+__all__ = ["build_parser", "main"]
 
 def _open(settings: Settings) -> Any:
     from advisor.index import open_index
@@ -48,12 +34,12 @@ def _open(settings: Settings) -> Any:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Ingest the shipped knowledge and the given files or folders into the index."""
-    index = _open(_settings())
+    index = _open(load_settings())
     report = index.ingest([Path(p) for p in args.paths], progress=None if not args.json else False)
     for reason in report.skipped:
         print(f"advisor: skipped {reason}", file=sys.stderr)
     if args.json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         print(f"ingest: {report.summary()}")
     return EXIT_SKIPPED if report.skipped else EXIT_OK
@@ -71,7 +57,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from advisor.retrieval import HybridRetriever, clean_query
 
     query = clean_query(args.query)
-    settings = _settings()
+    settings = load_settings()
     index = _open(settings)
     _ensure_index(index)
     retriever = HybridRetriever(index)
@@ -79,7 +65,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     hits = retriever.search(query, k=args.k, kind=args.kind, document=args.document)
     elapsed = time.perf_counter() - started
     if args.json:
-        _print_json({"query": query, "results": [h.as_dict() for h in hits], "latency_s": round(elapsed, 4)})
+        print_json({"query": query, "results": [h.as_dict() for h in hits], "latency_s": round(elapsed, 4)})
         return EXIT_OK
     if not hits:
         print("No passages found.")
@@ -96,9 +82,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     from advisor.catalog import CatalogError, load_catalog
     from advisor.catalog_query import CatalogQueryError, parse_query, query_catalog
 
-    settings = _settings()
+    settings = load_settings()
     try:
-        catalog = load_catalog(settings.knowledge_dir / "models.yaml")
+        catalog = load_catalog(settings.catalog_path)
         criteria = {
             "open_weights": True if args.open_weights else None, "license": args.license or None,
             "commercial_use": True if args.commercial else None, "kind": args.kind,
@@ -111,7 +97,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     except (CatalogError, CatalogQueryError) as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
         return EXIT_OK
     rows = [("id", "vendor", "params (B)", "context", "licence", "$/1M in/out", "min GPU GB", "as of")]
     for hit in result.hits:
@@ -178,27 +164,6 @@ def _num(value: float | None) -> str:
     return "?" if value is None else f"{value:g}"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number greater than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0: {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -216,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help=cmd_search.__doc__, description=cmd_search.__doc__)
     p.add_argument("query")
-    p.add_argument("--k", type=_positive_int, default=None, help="passages to return (default: ADVISOR_TOP_K)")
+    p.add_argument("--k", type=positive_int, default=None, help="passages to return (default: ADVISOR_TOP_K)")
     p.add_argument("--kind", choices=["guide", "catalog", "user"], help="only passages of this kind")
     p.add_argument("--document", help="only passages of this document id (e.g. guides/option-api.md)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -238,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--license", help="licence id or prefix, e.g. apache-2.0, mit, llama")
     p.add_argument("--commercial", action="store_true", help="only models known to allow commercial use")
     p.add_argument("--kind", choices=["api", "open_weight", "small"], help="catalog section")
-    p.add_argument("--min-context", type=_positive_int, help="at least this many tokens of context")
+    p.add_argument("--min-context", type=positive_int, help="at least this many tokens of context")
     p.add_argument("--modality", help="accepts this input modality, e.g. image")
     p.add_argument("--max-gpu-gb", type=positive_float, help="stated minimum hardware fits in this much GPU memory")
     p.add_argument("--fits-gb", type=positive_float, help="weights plus 20%% margin fit in this much memory")
@@ -247,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=["price_in", "price_out", "price_blended", "params", "context", "release",
                                       "name"], help="order by this (unknown values last)")
     p.add_argument("--descending", action="store_true", help="largest first (with --sort)")
-    p.add_argument("--limit", type=_positive_int, help="at most this many models")
+    p.add_argument("--limit", type=positive_int, help="at most this many models")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_models)
     return parser

@@ -13,24 +13,18 @@ if TYPE_CHECKING:
     from advisor.advisor import Advisor, Answer
     from advisor.config import Settings
 
-__all__ = ["add_chat_parsers", "cmd_ask", "cmd_chat", "cmd_doctor"]
+__all__ = ["add_chat_parsers", "cmd_ask", "cmd_chat", "cmd_doctor", "cmd_feedback"]
 
 
 class _Failure(Exception):
     """A one-line error for the user (exit 1)."""
 
 
-def _settings(model: str | None) -> Settings:
-    from advisor.cli import _settings as base_settings
-
-    settings = base_settings()
-    return settings.model_copy(update={"llm": model}) if model else settings
-
-
 def _build(model: str | None) -> Advisor:
     from advisor.advisor import Advisor
+    from advisor.cli_base import load_settings
 
-    return Advisor(_settings(model))
+    return Advisor(load_settings(llm=model))
 
 
 def _print_sources(answer: Answer) -> None:
@@ -42,43 +36,82 @@ def _print_sources(answer: Answer) -> None:
             print(f"  [{s['n']}] {s['title']} — {where}")
 
 
-def _run_turn(advisor: Advisor, message: str, conversation_id: str | None, *, stream: bool) -> Answer:
-    from advisor.advisor import AdvisorError, Answer, InputError
-    from advisor.llm import LLMError
+def _run_turn(advisor: Advisor, message: str, *, conversation_id: str | None, conversation_key: str | None = None,
+              mode: str) -> Answer | None:
+    """One turn, shown as `mode` says: "text" (streamed prose), "json" (nothing until the end) or "events"."""
+    from advisor.advisor import InputError
+    from advisor.events import DoneEvent, ErrorEvent, StatusEvent, TextEvent
 
     try:
-        if not stream:
-            return advisor.ask(message, conversation_id=conversation_id)
-        final = None
-        for piece in advisor.ask_stream(message, conversation_id=conversation_id):
-            if isinstance(piece, Answer):
-                final = piece
-            else:
-                sys.stdout.write(piece)
-                sys.stdout.flush()
-        sys.stdout.write("\n")
-        assert final is not None
-        return final
-    except (InputError, AdvisorError, LLMError) as exc:
+        stream = advisor.events(message, conversation_id=conversation_id, conversation_key=conversation_key)
+    except InputError as exc:
         raise _Failure(str(exc)) from None
+    answer = None
+    show_steps = mode == "text" and sys.stderr.isatty()
+    with stream:
+        for event in stream:
+            if mode == "events":
+                sys.stdout.write(json.dumps(event.as_dict(), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            elif mode == "text" and isinstance(event, TextEvent):
+                sys.stdout.write(event.delta)
+                sys.stdout.flush()
+            elif show_steps and isinstance(event, StatusEvent) and event.step != "writing":
+                sys.stderr.write(f"({event.message}…)\n")
+            if isinstance(event, DoneEvent):
+                answer = event.answer
+            elif isinstance(event, ErrorEvent):
+                if mode == "text":
+                    sys.stdout.write("\n")
+                raise _Failure(f"{event.message} (turn {event.turn_id})")
+    if mode == "text":
+        sys.stdout.write("\n")
+    return answer
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    """Ask the advisor one question (continuing a conversation with --conversation)."""
+    """Ask the advisor one question (continuing a conversation with --conversation or --conversation-key)."""
     advisor = _build(args.llm)
-    answer = _run_turn(advisor, args.question, args.conversation, stream=not args.json)
+    try:
+        mode = "events" if args.events else "json" if args.json else "text"
+        answer = _run_turn(advisor, args.question, conversation_id=args.conversation,
+                           conversation_key=args.conversation_key, mode=mode)
+    finally:
+        advisor.close()
+    if answer is None or args.events:
+        return 0
     if args.json:
         sys.stdout.write(json.dumps(answer.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_sources(answer)
-        print(f"\n(conversation {answer.conversation_id}; {answer.latency_s:.1f} s; {answer.model})")
+        print(f"\n(conversation {answer.conversation_id}; turn {answer.turn_id}; {answer.latency_s:.1f} s; "
+              f"{answer.model})")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """Rate an answer by its turn id: up or down, with an optional comment."""
+    from advisor.advisor import InputError
+
+    advisor = _build(None)
+    try:
+        advisor.feedback(args.turn_id, 1 if args.rating == "up" else -1, args.comment, source="cli")
+    except InputError as exc:
+        raise _Failure(str(exc)) from None
+    print(f"feedback recorded: {args.rating} on turn {args.turn_id}")
     return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the advisor in the terminal; /new starts over, /quit (or Ctrl-D) leaves."""
     advisor = _build(args.llm)
-    conversation = args.conversation
+    try:
+        return _chat(advisor, args.conversation)
+    finally:
+        advisor.close()
+
+
+def _chat(advisor: Advisor, conversation: str | None) -> int:
     print("Advisor: describe your situation or ask about LLM options. /new starts over, /quit leaves.")
     while True:
         try:
@@ -97,12 +130,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         print("advisor> ", end="", flush=True)
         try:
-            answer = _run_turn(advisor, message, conversation, stream=True)
+            answer = _run_turn(advisor, message, conversation_id=conversation, mode="text")
         except _Failure as exc:
             print(f"\nadvisor: error: {exc}", file=sys.stderr)
             continue
-        conversation = answer.conversation_id
-        _print_sources(answer)
+        except KeyboardInterrupt:  # Ctrl-C stops this answer (kept as stopped), not the chat
+            print("\n(stopped)")
+            continue
+        if answer is not None:
+            conversation = answer.conversation_id
+            _print_sources(answer)
 
 
 def _check(name: str, run: Callable[[], str]) -> bool:
@@ -118,7 +155,9 @@ def _check(name: str, run: Callable[[], str]) -> bool:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the embedder, the index, the local model and the configured provider, and say what to fix."""
-    settings = _settings(args.llm)
+    from advisor.cli_base import load_settings
+
+    settings = load_settings(llm=args.llm)
     print(f"advisor doctor (data in {settings.data_dir}, model {settings.llm})")
     results = [
         _check("embedding model", lambda: _doctor_embedder(settings)),
@@ -177,8 +216,15 @@ def add_chat_parsers(sub: Any) -> None:
     """Add ask, chat and doctor to the CLI's subcommands."""
     p = sub.add_parser("ask", help=cmd_ask.__doc__, description=cmd_ask.__doc__)
     p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
-    p.add_argument("--conversation", metavar="ID", help="continue this conversation")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    shown.add_argument("--events", action="store_true",
+                       help="print the turn's events as JSON Lines as they happen (status, verdict, sources, text, "
+                            "done or error)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--conversation", metavar="ID", help="continue this conversation")
+    which.add_argument("--conversation-key", metavar="KEY",
+                       help="continue (or start) the conversation with this external key")
     p.add_argument("--llm", metavar="MODEL", help="litellm model string, or 'local' (default: ADVISOR_LLM)")
     p.set_defaults(func=_guarded(cmd_ask))
 
@@ -187,6 +233,12 @@ def add_chat_parsers(sub: Any) -> None:
     p.add_argument("--llm", metavar="MODEL", help="litellm model string, or 'local'")
     p.set_defaults(func=_guarded(cmd_chat))
 
+    p = sub.add_parser("feedback", help=cmd_feedback.__doc__, description=cmd_feedback.__doc__)
+    p.add_argument("turn_id", metavar="TURN_ID", help="the turn id printed after an answer (or in --json)")
+    p.add_argument("rating", choices=["up", "down"])
+    p.add_argument("--comment", metavar="TEXT", help="what was good or wrong")
+    p.set_defaults(func=_guarded(cmd_feedback))
+
     p = sub.add_parser("doctor", help=cmd_doctor.__doc__, description=cmd_doctor.__doc__)
     p.add_argument("--llm", metavar="MODEL", help="check this model instead of ADVISOR_LLM")
     p.set_defaults(func=_guarded(cmd_doctor))
@@ -194,7 +246,7 @@ def add_chat_parsers(sub: Any) -> None:
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from advisor.cli import CliError
+        from advisor.cli_base import CliError
 
         try:
             return command(args)

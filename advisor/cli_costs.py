@@ -30,7 +30,7 @@ def parse_tokens(text: str) -> float:
 
 
 def _years(text: str) -> float:
-    from advisor.cli import positive_float
+    from advisor.cli_base import positive_float
 
     return positive_float(text)
 
@@ -68,16 +68,16 @@ def add_costs_parser(sub: Any) -> None:
 def cmd_costs(args: argparse.Namespace) -> int:
     """Compare an API model with self-hosting an open-weight model: monthly, multi-year and break-even costs."""
     from advisor.catalog import load_catalog
-    from advisor.config import Settings
+    from advisor.cli_base import load_settings
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
 
+    settings = load_settings()
     try:
-        knowledge = Settings().knowledge_dir
         result = compare(
             args.api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
-            precision=args.precision, catalog=load_catalog(knowledge / "models.yaml"),
-            assumptions=load_cost_assumptions(knowledge / "costs.yaml"), overrides=dict(args.overrides),
+            precision=args.precision, catalog=load_catalog(settings.catalog_path),
+            assumptions=load_cost_assumptions(settings.costs_path), overrides=dict(args.overrides),
         )
     except ValueError as exc:  # includes catalog, cost-file and settings validation errors
         lines = str(exc).strip().splitlines() or [type(exc).__name__]

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path(".advisor-data"), description="Index, caches and the database.")
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge", description="The shipped knowledge base.")
+    # Every file the pipeline reads comes from here, so a deployment can ship its own policy without code changes.
+    scoring_policy: Path | None = Field(
+        default=None, description="Scoring policy YAML; knowledge_dir/scoring.yaml if unset.")
+    cost_assumptions: Path | None = Field(
+        default=None, description="Cost model assumptions YAML; knowledge_dir/costs.yaml if unset.")
+    catalog_file: Path | None = Field(
+        default=None, description="Model catalog YAML; knowledge_dir/models.yaml if unset.")
+    prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Prompt templates (*.j2).")
     chroma_host: str | None = Field(default=None, description="Chroma server host; embedded store if unset.")
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     collection: str = Field(default="advisor", min_length=3, max_length=63)
@@ -74,6 +82,8 @@ class Settings(BaseSettings):
     local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for generation.")
     local_ctx: int = Field(default=4096, ge=512, le=32768, description="Context window of the local server.")
     local_start_timeout_s: float = Field(default=180.0, gt=0)
+    local_parallel: int = Field(
+        default=2, ge=1, le=16, description="Requests the local server runs at once; further turns wait in a queue.")
     # --- conversations -------------------------------------------------------------------------------------
     max_message_chars: int = Field(default=4000, ge=10, description="Longer user messages are refused.")
     history_turns: int = Field(default=6, ge=0, le=50, description="Earlier turns kept for follow-ups.")
@@ -90,6 +100,21 @@ class Settings(BaseSettings):
                 f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
             )
         return self
+
+    @property
+    def policy_path(self) -> Path:
+        """The scoring policy in use."""
+        return self.scoring_policy or self.knowledge_dir / "scoring.yaml"
+
+    @property
+    def costs_path(self) -> Path:
+        """The cost assumptions in use."""
+        return self.cost_assumptions or self.knowledge_dir / "costs.yaml"
+
+    @property
+    def catalog_path(self) -> Path:
+        """The model catalog in use."""
+        return self.catalog_file or self.knowledge_dir / "models.yaml"
 
     @property
     def db_path(self) -> Path:

@@ -216,13 +216,12 @@ def _file_ref(path: Path, *, doc_id: str, kind: Kind, shown: str, salt: str, max
     return DocRef(doc_id, kind, shown, digest, load)
 
 
-def discover_shipped(knowledge_dir: Path, *, salt: str) -> list[DocRef]:
-    """The shipped guides (one document per file) and catalog entries (one document per model)."""
+def discover_shipped(knowledge_dir: Path, *, salt: str, catalog_path: Path) -> list[DocRef]:
+    """The shipped guides (knowledge_dir/guides, one document per file) and catalog entries (one per model)."""
     refs: list[DocRef] = []
     for path in sorted((knowledge_dir / "guides").glob("*.md")):
         rel = path.relative_to(knowledge_dir).as_posix()
         refs.append(_file_ref(path, doc_id=rel, kind="guide", shown=rel, salt=salt, max_bytes=10**8))
-    catalog_path = knowledge_dir / "models.yaml"
     if catalog_path.is_file():
         from advisor.catalog import load_catalog
 

@@ -9,11 +9,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from advisor.cases import check_unique_ids, load_yaml_cases
 from advisor.config import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["ExpectedPassage", "RetrievalCase", "RetrievalResult", "evaluate_retrieval", "load_retrieval_cases"]
 
 RETRIEVAL_DIR = REPO_ROOT / "evals" / "retrieval"
-_Case = TypeVar("_Case", bound=BaseModel)
 
 
 class ExpectedPassage(BaseModel):
@@ -58,37 +57,10 @@ class RetrievalResult:
                 "cases": self.cases, "misses": self.misses}
 
 
-def load_yaml_cases(path: Path, model: type[_Case]) -> list[_Case]:
-    """The cases in a YAML list file, validated; ValueError names the file, case and field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read: {exc}".replace("\n", " ")) from None
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: expected a list of cases")
-    cases = []
-    for i, item in enumerate(raw):
-        try:
-            cases.append(model.model_validate(item))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            name = item.get("id", i) if isinstance(item, dict) else i
-            raise ValueError(f"{path}: case {name} ({where}): {err['msg']}") from None
-    return cases
-
-
-def _unique_ids(cases: Sequence[Any], where: Path) -> None:
-    ids = [c.id for c in cases]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise ValueError(f"{where}: duplicate case ids {dupes}")
-
-
 def load_retrieval_cases(folder: Path = RETRIEVAL_DIR) -> list[RetrievalCase]:
     """Every case in folder/*.yaml; a bad file raises ValueError naming the file and case."""
     cases = [c for path in sorted(folder.glob("*.yaml")) for c in load_yaml_cases(path, RetrievalCase)]
-    _unique_ids(cases, folder)
+    check_unique_ids(cases, folder)
     return cases
 
 

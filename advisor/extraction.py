@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from advisor.cues import all_cues, detect_cues
 from advisor.profile import FIELD_ORDER, Profile
 
 if TYPE_CHECKING:
+    from advisor.concurrency import StopToken
     from advisor.llm import LiteLLM
 
 __all__ = ["EXTRACTION_SCHEMA", "Extraction", "extract_profile"]
@@ -111,15 +113,17 @@ def _parse_json(text: str) -> dict[str, Any]:
     return data
 
 
-def _model_values(llm: LiteLLM, text: str, fields: list[str]) -> dict[str, Any]:
-    from advisor.prompts import render
+def _model_values(llm: LiteLLM, text: str, fields: list[str], stop: StopToken | None, prompts: Path | None
+                  ) -> dict[str, Any]:
+    from advisor.prompts import PROMPTS_DIR, render
 
     # Only the facts the cues did not find: a shorter prompt and answer, and nothing to overrule.
-    prompt = render("extract", text=text, fields=[(f, _DESCRIPTIONS[f]) for f in fields])
+    prompt = render("extract", prompts or PROMPTS_DIR, text=text, fields=[(f, _DESCRIPTIONS[f]) for f in fields])
     messages = [{"role": "user", "content": prompt}]
     last_error: Exception | None = None
     for _ in range(2):  # one retry on malformed output
-        reply = llm.complete(messages, max_tokens=400, json_schema=_schema_for(fields), deterministic=True)
+        reply = llm.complete(messages, max_tokens=400, json_schema=_schema_for(fields), deterministic=True,
+                             stop=stop)
         try:
             return _as_fields(_parse_json(reply.text))
         except (ValueError, json.JSONDecodeError) as exc:
@@ -138,7 +142,8 @@ def _cue_at(text: str, quote: str, name: str) -> Any:
                 None)
 
 
-def extract_profile(user_texts: Sequence[str], *, llm: LiteLLM | None = None) -> Extraction:
+def extract_profile(user_texts: Sequence[str], *, llm: LiteLLM | None = None, stop: StopToken | None = None,
+                    prompts: Path | None = None) -> Extraction:
     """The Profile stated across a conversation's user messages; unstated fields stay None."""
     from advisor.llm import LLMError
 
@@ -153,7 +158,7 @@ def extract_profile(user_texts: Sequence[str], *, llm: LiteLLM | None = None) ->
     missing = [f for f in FIELD_ORDER if f not in values]
     if llm is not None and text and missing:
         try:
-            raw = _model_values(llm, text, missing)
+            raw = _model_values(llm, text, missing, stop, prompts)
         except (LLMError, ValueError) as exc:
             model_error = str(exc)  # the cues still stand; the turn goes on with a partial profile
     haystack = _normal(text)

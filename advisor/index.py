@@ -207,7 +207,7 @@ class KnowledgeIndex:
         s = self.settings
         salt = self._salt()
         max_bytes = int(s.max_file_mb * 1e6)
-        refs = discover_shipped(s.knowledge_dir, salt=salt)
+        refs = discover_shipped(s.knowledge_dir, salt=salt, catalog_path=s.catalog_path)
         user_refs, report.skipped = discover_user_paths(paths, salt=salt, max_bytes=max_bytes)
         wanted: dict[str, DocRef] = {r.doc_id: r for r in refs}
         wanted.update({r.doc_id: r for r in user_refs})

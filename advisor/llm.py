@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import time
@@ -9,6 +11,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from advisor.concurrency import Stopped, StopToken
 
 if TYPE_CHECKING:
     from advisor.config import Settings
@@ -18,6 +22,7 @@ __all__ = ["Completion", "LLMError", "LiteLLM", "Message", "open_llm", "translat
 log = logging.getLogger(__name__)
 Message = dict[str, str]
 _DEFAULT_CONTEXT = 8192
+_TRANSIENT = ("unavailable", "rate_limit", "provider")
 
 
 class LLMError(RuntimeError):
@@ -89,8 +94,9 @@ class LiteLLM:
         self.local = local
         self._context = context_tokens
         self._router: Any = None
-        # For the bundled model: restart its server (returning the new base URL) when it has gone away.
+        # For the bundled model: restart its server (returning the new base URL) when it has gone away; stop it.
         self.revive: Callable[[], str] | None = None
+        self.on_close: Callable[[], None] | None = None
 
     @property
     def name(self) -> str:
@@ -150,7 +156,7 @@ class LiteLLM:
     def _call(self, kwargs: dict[str, Any]) -> Any:
         litellm = _litellm()
         if not self.fallbacks:
-            return litellm.completion(num_retries=self.max_retries, **kwargs)
+            return litellm.completion(num_retries=0, **kwargs)  # retries are ours: a stopped turn must not retry
         if self._router is None:
             names = [self.model, *self.fallbacks]
             self._router = litellm.Router(
@@ -158,60 +164,131 @@ class LiteLLM:
                     {"api_base": self.api_base, "api_key": self.api_key} if n == self.model and self.api_base
                     else {})}} for n in names],
                 fallbacks=[{self.model: self.fallbacks}], num_retries=self.max_retries, timeout=self.timeout_s)
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key")}
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("api_base", "api_key", "client")}
         return self._router.completion(**kwargs)
 
-    def _revived(self, error: LLMError) -> bool:
-        if self.revive is None or error.kind != "unavailable":
-            return False
-        try:
-            self.api_base = self.revive()
-        except Exception as exc:
-            log.warning("could not restart the local model: %s", exc)
+    def _retry(self, error: LLMError, attempt: int, stop: StopToken | None) -> bool:
+        """Whether to try again after error (restarting the local server once if it went away)."""
+        if error.kind == "unavailable" and attempt == 0 and self.revive is not None:
+            try:
+                self.api_base = self.revive()
+                return True
+            except Exception as exc:
+                log.warning("could not restart the local model: %s", exc)
+                return False
+        if error.kind not in _TRANSIENT or attempt >= self.max_retries or self.fallbacks:
+            return False  # the router of a model with fallbacks has retried already
+        delay = min(0.5 * 2**attempt, 8.0)
+        if stop is None:
+            time.sleep(delay)
+        elif stop.wait(delay):
             return False
         return True
 
-    def complete(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None = None,
-                 deterministic: bool = False) -> Completion:
-        """One answer; with json_schema the output is constrained to that schema where the server supports it."""
+    def _abortable(self, kwargs: dict[str, Any], stop: StopToken | None) -> Callable[[], None] | None:
+        """For an OpenAI-compatible server, a client of the request's own whose socket stop() shuts down, so a
+        request still waiting for its first token (a long prompt on the local model) ends at once."""
+        if stop is None or not self.api_base or self.fallbacks or not self.model.startswith("openai/"):
+            return None
+        import httpx2
+        import openai
+
+        transport = _abortable_transport_class()()
+        http = httpx2.Client(transport=transport, timeout=self.timeout_s)
+        kwargs["client"] = openai.OpenAI(api_key=self.api_key or "unused", base_url=self.api_base,
+                                         http_client=http, max_retries=0, timeout=self.timeout_s)
+        unregister = stop.on_stop(transport.abort)
+
+        def cleanup() -> None:
+            unregister()
+            http.close()
+
+        return cleanup
+
+    def _chunks(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None,
+                deterministic: bool, stop: StopToken | None) -> Iterator[str | Completion]:
         started = time.perf_counter()
-        for attempt in (1, 2):
+        pieces: list[str] = []
+        usage: dict[str, int] = {}
+        served_by = self.model
+        attempt = 0
+        while True:
+            kwargs = self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema, stream=True,
+                                  deterministic=deterministic)
+            cleanup = self._abortable(kwargs, stop)
+            try:
+                if stop is not None:
+                    stop.check()
+                response = self._call(kwargs)
+                try:
+                    for chunk in response:
+                        if stop is not None:
+                            stop.check()
+                        if getattr(chunk, "usage", None):
+                            usage = _usage(chunk.usage)
+                        served_by = str(getattr(chunk, "model", None) or served_by)
+                        if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                            pieces.append(chunk.choices[0].delta.content)
+                            yield pieces[-1]
+                finally:
+                    close = getattr(response, "close", None)
+                    if callable(close):
+                        close()  # ends the request on the server when the reader stops early
+                break
+            except Stopped:
+                raise
+            except Exception as exc:
+                if stop is not None and stop.stopped:
+                    raise Stopped from exc
+                error = translate_error(exc, self.model, self.timeout_s)
+                if pieces or not self._retry(error, attempt, stop):
+                    raise error from exc
+                attempt += 1
+            finally:
+                if cleanup is not None:
+                    cleanup()
+        cost = 0.0 if self.local else self._price(usage)
+        yield Completion("".join(pieces), served_by, usage, cost, time.perf_counter() - started)
+
+    def complete(self, messages: list[Message], *, max_tokens: int, json_schema: dict[str, Any] | None = None,
+                 deterministic: bool = False, stop: StopToken | None = None) -> Completion:
+        """One answer; with json_schema the output is constrained to that schema where the server supports it.
+        With a stop token the answer is streamed underneath, so that stopping ends the request at once."""
+        if stop is not None:
+            for piece in self._chunks(messages, max_tokens=max_tokens, json_schema=json_schema,
+                                      deterministic=deterministic, stop=stop):
+                if isinstance(piece, Completion):
+                    return piece
+            raise AssertionError("a model stream always ends with a Completion")
+        started = time.perf_counter()
+        attempt = 0
+        while True:
             try:
                 response = self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=json_schema,
                                                    stream=False, deterministic=deterministic))
                 break
             except Exception as exc:
                 error = translate_error(exc, self.model, self.timeout_s)
-                if attempt == 2 or not self._revived(error):
+                if not self._retry(error, attempt, None):
                     raise error from exc
+                attempt += 1
         text = response.choices[0].message.content or ""
         usage = _usage(getattr(response, "usage", None))
         return Completion(text, str(getattr(response, "model", None) or self.model), usage,
                           self._cost(response), time.perf_counter() - started)
 
-    def stream(self, messages: list[Message], *, max_tokens: int, deterministic: bool = False
-               ) -> Iterator[str | Completion]:
-        """Yield text pieces as they arrive, then one Completion with the whole text and usage."""
-        started = time.perf_counter()
-        pieces: list[str] = []
-        usage: dict[str, int] = {}
-        for attempt in (1, 2):
-            try:
-                for chunk in self._call(self._kwargs(messages, max_tokens=max_tokens, json_schema=None,
-                                                     stream=True, deterministic=deterministic)):
-                    if getattr(chunk, "usage", None):
-                        usage = _usage(chunk.usage)
-                    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                        pieces.append(chunk.choices[0].delta.content)
-                        yield pieces[-1]
-                break
-            except Exception as exc:
-                error = translate_error(exc, self.model, self.timeout_s)
-                if attempt == 2 or pieces or not self._revived(error):
-                    raise error from exc
-        text = "".join(pieces)
-        cost = 0.0 if self.local else self._price(usage)
-        yield Completion(text, self.model, usage, cost, time.perf_counter() - started)
+    def stream(self, messages: list[Message], *, max_tokens: int, deterministic: bool = False,
+               stop: StopToken | None = None) -> Iterator[str | Completion]:
+        """Yield text pieces as they arrive, then one Completion with the whole text and usage; Stopped once the
+        stop token is set (the request is ended, also while waiting for the first token)."""
+        yield from self._chunks(messages, max_tokens=max_tokens, json_schema=None, deterministic=deterministic,
+                                stop=stop)
+
+    def close(self) -> None:
+        """Release what this model holds: the bundled server it started, if any."""
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            on_close()
 
     def as_llama_index(self) -> Any:
         """The same model as a llama-index LLM, for the FunctionAgent of agent mode (tool calling assumed)."""
@@ -271,8 +348,59 @@ def open_llm(settings: Settings, *, model: str | None = None) -> LiteLLM:
                       max_retries=settings.llm_max_retries, context_tokens=settings.local_ctx,
                       temperature=settings.llm_temperature, local=True)
         llm.revive = server.ensure_running
+        llm.on_close = server.stop  # a server another process started is left running
         return llm
     return LiteLLM(name, api_base=settings.llm_api_base, api_key=settings.llm_api_key,
                    fallbacks=settings.llm_fallbacks, timeout_s=settings.llm_timeout_s,
                    max_retries=settings.llm_max_retries, context_tokens=settings.llm_context_tokens,
                    temperature=settings.llm_temperature)
+
+
+
+@functools.cache
+def _abortable_transport_class() -> Any:
+    """httpx2's transport (the OpenAI SDK's HTTP stack), remembering the sockets it opens so that another thread
+    can shut them down.
+
+    shutdown() (unlike close()) wakes a thread blocked reading the socket and tells the server the client has
+    gone; after abort() no new connection is opened, so nothing retries a stopped request.
+    """
+    import socket
+
+    import httpcore2
+    import httpx2
+
+    class Backend(httpcore2.NetworkBackend):
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.sockets: list[socket.socket] = []
+            self.aborted = False
+
+        def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+            if self.aborted:
+                raise httpcore2.ConnectError("the request was stopped")
+            stream = self.inner.connect_tcp(*args, **kwargs)
+            sock = stream.get_extra_info("socket")
+            if sock is not None:
+                self.sockets.append(sock)
+            return stream
+
+        def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+            return self.inner.connect_unix_socket(*args, **kwargs)
+
+        def sleep(self, seconds: float) -> None:
+            self.inner.sleep(seconds)
+
+    class AbortableTransport(httpx2.HTTPTransport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backend = Backend(self._pool._network_backend)
+            self._pool._network_backend = self.backend  # httpx2 has no public hook for its sockets
+
+        def abort(self) -> None:
+            self.backend.aborted = True
+            for sock in self.backend.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    return AbortableTransport

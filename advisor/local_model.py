@@ -45,7 +45,6 @@ __all__ = [
     "MODEL_FILE",
     "MODEL_SHA256",
     "MODEL_SIZE",
-    "N_PARALLEL",
     "LocalModelError",
     "LocalServer",
     "assemble_model",
@@ -53,9 +52,11 @@ __all__ = [
     "part_paths",
 ]
 
-# Two slots sharing one unified KV cache: a second user is served concurrently, and one long request may still use
-# the whole context (without kv_unified each slot would get n_ctx / n_parallel).
-N_PARALLEL = 2
+# Slots (ADVISOR_LOCAL_PARALLEL, default 2) each get a KV cache of their own of the full context (--ctx): a second
+# user is served concurrently, and every request may use the whole context whatever another slot holds. With one
+# unified cache of --ctx tokens shared by the slots, two long requests at once overflowed it ("Context size has been
+# exceeded") although each fitted the budget; a 1.5B model's KV cache costs ~28 KB a token, so two full contexts of
+# 4096 cost ~230 MB.
 # libgomp threads spin ~300k iterations at every barrier before sleeping. With two threads on two shared cores that
 # is ruinous whenever anything else runs: one busy core cut generation from 12.8 to 0.5-1.3 tok/s. A short spin keeps
 # the quiet speed (12.8) and holds 6.4 tok/s with a core busy (benchmarks/bench_local_model.py).
@@ -261,7 +262,7 @@ class LocalServer:
             "--model", str(model), "--alias", MODEL_ALIAS,
             "--host", self.host, "--port", str(self.port),
             "--threads", str(self.settings.local_threads), "--ctx", str(self.settings.local_ctx),
-            "--parallel", str(N_PARALLEL), "--parent-pid", str(os.getpid()),
+            "--parallel", str(self.settings.local_parallel), "--parent-pid", str(os.getpid()),
         ]
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, close_fds=True
@@ -298,9 +299,9 @@ def _serve(args: argparse.Namespace) -> int:
     params = xllamacpp.CommonParams()
     params.model.path = str(args.model)
     params.model_alias = {args.alias}
-    params.n_ctx = args.ctx
+    params.n_ctx = args.ctx * args.parallel  # split evenly: each slot gets exactly args.ctx
     params.n_parallel = args.parallel
-    params.kv_unified = True
+    params.kv_unified = False
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.hostnames = [args.host]
@@ -336,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--threads", type=int, default=None)
     serve.add_argument("--ctx", type=int, default=None)
-    serve.add_argument("--parallel", type=int, default=N_PARALLEL)
+    serve.add_argument("--parallel", type=int, default=None)
     serve.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -349,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.port = args.port or settings.local_port
         args.threads = args.threads or settings.local_threads
         args.ctx = args.ctx or settings.local_ctx
+        args.parallel = args.parallel or settings.local_parallel
         return _serve(args)
     except LocalModelError as error:
         print(f"error: {error}", file=sys.stderr)

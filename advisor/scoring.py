@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from advisor.config import REPO_ROOT
 from advisor.profile import FIELD_ORDER, Profile, ResolvedProfile, resolve
 
-__all__ = ["OPTIONS", "Policy", "PolicyError", "ScoreResult", "load_policy", "score_profile"]
+__all__ = ["OPTIONS", "Policy", "PolicyError", "ScoreResult", "load_policy", "score_profile", "squash"]
 
 OptionId = Literal["api", "open_weight", "pretrain", "small_model"]
 OPTIONS: tuple[OptionId, ...] = ("api", "open_weight", "pretrain", "small_model")
@@ -211,7 +211,8 @@ def _tally(policy: Policy, values: Mapping[str, Any]) -> _Tally:
     return _Tally(raw, excluded, tuple(fired))
 
 
-def _squash(raw: float, scale: float) -> float:
+def squash(raw: float, scale: float) -> float:
+    """A raw tally as a 0-100 score: 50 stays 50, and the curve flattens towards both ends."""
     return round(100.0 / (1.0 + math.exp(-(raw - 50.0) / scale)), 1)
 
 
@@ -316,7 +317,7 @@ def score_profile(profile: Profile | ResolvedProfile, *, policy: Policy | None =
     ranking = [{
         "option": option,
         "label": policy.options[option].label,
-        "score": _squash(tally.raw[option], policy.squash_scale),
+        "score": squash(tally.raw[option], policy.squash_scale),
         "eligible": not tally.excluded[option],
         "reasons": _reasons(policy, tally, option, values),
     } for option in order]

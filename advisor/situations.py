@@ -63,11 +63,11 @@ class Situation(BaseModel):
 
 def load_situations(path: Path | None = None) -> list[Situation]:
     """Every case in the dev set; a bad file raises ValueError naming the file and case."""
-    from advisor.evaluation import _unique_ids, load_yaml_cases
+    from advisor.cases import check_unique_ids, load_yaml_cases
 
     path = path or SITUATIONS_PATH
     cases = load_yaml_cases(path, Situation)
-    _unique_ids(cases, path)
+    check_unique_ids(cases, path)
     return cases
 
 

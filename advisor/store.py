@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["FEEDBACK_SOURCES", "SCHEMA_VERSION", "Conversation", "Feedback", "NotFoundError", "Store", "StoreError",
            "Turn"]
 
-FEEDBACK_SOURCES: tuple[str, ...] = ("web", "slack", "cli")
+FEEDBACK_SOURCES: tuple[str, ...] = ("web", "slack", "cli", "eval")
 _TITLE_CHARS = 80
 
 # Entry i migrates the schema from version i to i + 1. Append new entries; never edit a released one.
@@ -54,6 +54,22 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX feedback_turn ON feedback (turn_id)",
         "CREATE INDEX conversations_updated ON conversations (updated_at)",
     ),
+    (
+        # A turn the user stopped is kept with what was written; its kind (situation, fact, ...) is recorded.
+        "ALTER TABLE turns ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE turns ADD COLUMN kind TEXT",
+        # Evals record feedback too; SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
+        """CREATE TABLE feedback_v2 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            turn_id TEXT NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
+            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)), comment TEXT,
+            source TEXT NOT NULL CHECK (source IN ('web', 'slack', 'cli', 'eval')), created_at TEXT NOT NULL)""",
+        "INSERT INTO feedback_v2 (id, turn_id, rating, comment, source, created_at)"
+        " SELECT id, turn_id, rating, comment, source, created_at FROM feedback",
+        "DROP TABLE feedback",
+        "ALTER TABLE feedback_v2 RENAME TO feedback",
+        "CREATE INDEX feedback_turn ON feedback (turn_id)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -62,7 +78,7 @@ _JSON_FIELDS = ("sources", "profile", "scores", "usage")
 _TURN_SELECT = (
     'SELECT id, conversation_id, idx AS "index", created_at, user_text AS user, answer, standalone_question,'
     " recommendation, sources_json AS sources, profile_json AS profile, scores_json AS scores, model, latency_s,"
-    " usage_json AS usage, cost_usd, error FROM turns"
+    " usage_json AS usage, cost_usd, error, stopped, kind FROM turns"
 )
 _CONVERSATION_SELECT = (
     "SELECT c.id, c.external_id, c.title, c.created_at, c.updated_at,"
@@ -122,6 +138,8 @@ class Turn:
     usage: dict[str, Any]
     cost_usd: float | None
     error: str | None
+    stopped: bool = False
+    kind: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready deep copy."""
@@ -189,6 +207,7 @@ def _turn(row: sqlite3.Row) -> Turn:
     data = dict(row)
     for name in _JSON_FIELDS:
         data[name] = None if data[name] is None else json.loads(data[name])
+    data["stopped"] = bool(data["stopped"])
     return Turn(**data)
 
 
@@ -270,8 +289,12 @@ class Store:
         usage: Mapping[str, Any],
         cost_usd: float | None,
         error: str | None = None,
+        stopped: bool = False,
+        kind: str | None = None,
+        turn_id: str | None = None,
     ) -> Turn:
-        """Append a turn to a conversation; its index is the next one, assigned atomically."""
+        """Append a turn to a conversation; its index is the next one, assigned atomically (turn_id: a new id
+        given in advance, so a turn can be named before it is stored)."""
         if not math.isfinite(latency_s) or latency_s < 0:
             raise StoreError(f"latency_s must be a finite number >= 0, got {latency_s!r}")
         if cost_usd is not None and (not math.isfinite(cost_usd) or cost_usd < 0):
@@ -282,7 +305,7 @@ class Store:
         profile_json = None if profile is None else _dump(dict(profile), "profile")
         scores_json = None if scores is None else _dump(dict(scores), "scores")
         usage_json = _dump(dict(usage), "usage")
-        turn_id, now = _new_id(), _now()
+        turn_id, now = turn_id or _new_id(), _now()
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
                 raise NotFoundError(f"unknown conversation {conversation_id!r}")
@@ -291,10 +314,10 @@ class Store:
             conn.execute(
                 "INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, standalone_question,"
                 " recommendation, sources_json, profile_json, scores_json, model, latency_s, usage_json, cost_usd,"
-                " error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " error, stopped, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (turn_id, conversation_id, index, now, user, answer, standalone_question, recommendation,
                  sources_json, profile_json, scores_json, model, float(latency_s), usage_json,
-                 None if cost_usd is None else float(cost_usd), error))
+                 None if cost_usd is None else float(cost_usd), error, int(bool(stopped)), kind))
             # The first question names an untitled conversation in lists.
             conn.execute("UPDATE conversations SET updated_at = ?, title = COALESCE(title, ?) WHERE id = ?",
                          (now, _title(user), conversation_id))

@@ -83,18 +83,19 @@ def build_tools(settings: Settings, *, retriever: HybridRetriever | None = None)
 
     from advisor.catalog import load_catalog
     from advisor.catalog_query import query_catalog
-    from advisor.scoring import score_profile
+    from advisor.scoring import load_policy, score_profile
 
-    catalog = load_catalog(settings.knowledge_dir / "models.yaml")
+    catalog = load_catalog(settings.catalog_path)
 
     def score(profile: Profile) -> dict[str, Any]:
-        return score_profile(profile).as_dict()
+        return score_profile(profile, policy=load_policy(settings.policy_path, settings.knowledge_dir)).as_dict()
 
     def costs(args: CostArgs) -> dict[str, Any]:
+        from advisor.cost_assumptions import load_cost_assumptions
         from advisor.costs import compare
 
         result = compare(args.api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
-                         catalog=catalog)
+                         catalog=catalog, assumptions=load_cost_assumptions(settings.costs_path))
         return result.as_dict()
 
     def models(args: BaseModel) -> dict[str, Any]:

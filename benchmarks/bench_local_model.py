@@ -31,7 +31,7 @@ from advisor.config import REPO_ROOT, Settings, set_offline_env
 
 set_offline_env()
 
-from advisor.local_model import MODEL_ALIAS, N_PARALLEL, LocalServer, assemble_model  # noqa: E402
+from advisor.local_model import MODEL_ALIAS, LocalServer, assemble_model  # noqa: E402
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PROMPT_TOKENS = 1200
@@ -149,7 +149,7 @@ def bench_threads(model: Path, tmp: Path, *, threads: int, busy: bool, runs: int
 
 
 def bench_concurrent(model: Path, tmp: Path, *, threads: int) -> dict[str, Any]:
-    """Two requests at once on the N_PARALLEL slots vs the same two one after the other."""
+    """Two requests at once on the local_parallel slots vs the same two one after the other."""
     from concurrent.futures import ThreadPoolExecutor
 
     port = _free_port()
@@ -168,7 +168,7 @@ def bench_concurrent(model: Path, tmp: Path, *, threads: int) -> dict[str, Any]:
         proc.terminate()
         proc.wait(timeout=10)
     return {
-        "threads": threads, "n_parallel": N_PARALLEL,
+        "threads": threads, "n_parallel": Settings().local_parallel,
         "sequential_s": round(sequential_s, 1), "concurrent_s": round(together_s, 1),
         "gen_tok_s_alone": round(statistics.median(r.gen_tps for r in sequential), 1),
         "gen_tok_s_each_concurrent": round(statistics.median(r.gen_tps for r in together), 1),
@@ -295,7 +295,7 @@ def main() -> None:
             print(f"2 threads / 1 thread ({'1 core busy' if busy else 'quiet'}): "
                   f"prompt {prompt:.2f}x, generation {gen:.2f}x")
     if concurrent is not None:
-        print(f"two requests at once (n_parallel {N_PARALLEL}, {concurrent['threads']} threads): wall "
+        print(f"two requests at once (n_parallel {concurrent['n_parallel']}, {concurrent['threads']} threads): wall "
               f"{concurrent['concurrent_s']} s vs {concurrent['sequential_s']} s one after the other "
               f"({concurrent['concurrent_s'] / concurrent['sequential_s']:.2f}x); generation "
               f"{concurrent['gen_tok_s_each_concurrent']} tok/s each vs {concurrent['gen_tok_s_alone']} alone")
@@ -311,7 +311,7 @@ def main() -> None:
             start = time.perf_counter()
             with LocalServer(local) as server:
                 print(f"\nLocalServer.ensure_running(): {time.perf_counter() - start:.1f} s "
-                      f"(threads {local.local_threads}, n_parallel {N_PARALLEL}, ctx {local.local_ctx})")
+                      f"(threads {local.local_threads}, n_parallel {local.local_parallel}, ctx {local.local_ctx})")
                 for name, verdict in check_request_shapes(server.base_url).items():
                     print(f"  {name}: {verdict}")
 

@@ -1,8 +1,9 @@
-"""A scripted OpenAI-compatible chat server on loopback: the one fake, at the LLM seam.
+"""The fakes at the one seam, the LLM call: a scripted OpenAI-compatible chat server on loopback, and an
+in-process scripted model (a LiteLLM subclass) for fast front-end tests.
 
-The advisor reaches it through litellm exactly as it reaches any OpenAI-compatible server. Replies come from a
-queue (`enqueue`), or from a default that answers each kind of request sensibly; every request is recorded in
-`history`.
+The advisor reaches the server through litellm exactly as it reaches any OpenAI-compatible server. Replies come
+from a queue (`enqueue`), or from a default that answers each kind of request sensibly; every request is recorded
+in `history`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from advisor.concurrency import Stopped, StopToken
+from advisor.llm import Completion, LiteLLM
 
 # A reply is text, a function of the request body, or {"tool_calls": [{"name": ..., "arguments": {...}}]}.
 Reply = str | dict[str, Any] | Callable[[dict[str, Any]], Any]
@@ -149,3 +153,73 @@ class FakeOpenAI:
                 self.wfile.flush()
 
         return Handler
+
+
+class ScriptedLLM(LiteLLM):
+    """The in-process fake at the same seam (a real LiteLLM subclass, no HTTP): scripted replies, recorded
+    requests, `assert_all_used()`. A reply is text, a function of the request, or an LLMError to raise."""
+
+    def __init__(self, *replies: Any, name: str = "scripted/fake", context_tokens: int = 4096, local: bool = False,
+                 piece_delay_s: float = 0.0) -> None:
+        super().__init__(name, context_tokens=context_tokens, max_retries=0, local=local)
+        self.history: list[dict[str, Any]] = []
+        self.piece_delay_s = piece_delay_s
+        self.active = 0
+        self.max_active = 0
+        self._queue: deque[Any] = deque(replies)
+        self._lock = threading.Lock()
+
+    def enqueue(self, *replies: Any) -> None:
+        """Replies for the next calls, in order."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def assert_all_used(self) -> None:
+        """Fail if a scripted reply was never asked for."""
+        assert not self._queue, f"{len(self._queue)} scripted replies were not used: {list(self._queue)!r}"
+
+    def answer_prompts(self) -> list[str]:
+        """The last user message of every streamed (answer) request."""
+        return [r["messages"][-1]["content"] for r in self.history if r["stream"]]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def _reply(self, request: dict[str, Any]) -> str:
+        with self._lock:
+            self.history.append(request)
+            reply = self._queue.popleft() if self._queue else None
+        if reply is None:
+            body = {"messages": request["messages"], "response_format": request["json_schema"]}
+            reply = FakeOpenAI.default_reply(body)
+        if callable(reply):
+            reply = reply(request)
+        if isinstance(reply, BaseException):
+            raise reply
+        return str(reply)
+
+    def complete(self, messages: list[dict[str, str]], *, max_tokens: int, json_schema: dict[str, Any] | None = None,
+                 deterministic: bool = False, stop: StopToken | None = None) -> Completion:
+        text = self._reply({"messages": messages, "json_schema": json_schema, "stream": False,
+                            "max_tokens": max_tokens})
+        return Completion(text, self.name, {"prompt_tokens": 10, "completion_tokens": len(text.split())}, 0.0)
+
+    def stream(self, messages: list[dict[str, str]], *, max_tokens: int, deterministic: bool = False,
+               stop: StopToken | None = None) -> Iterator[str | Completion]:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            text = self._reply({"messages": messages, "json_schema": None, "stream": True, "max_tokens": max_tokens})
+            words = text.split(" ")
+            for i, word in enumerate(words):
+                if stop is not None:
+                    if stop.wait(self.piece_delay_s):
+                        raise Stopped
+                elif self.piece_delay_s:
+                    time.sleep(self.piece_delay_s)
+                yield word + (" " if i < len(words) - 1 else "")
+            yield Completion(text, self.name, {"prompt_tokens": 10, "completion_tokens": len(words)}, 0.0)
+        finally:
+            with self._lock:
+                self.active -= 1

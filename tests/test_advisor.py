@@ -229,14 +229,18 @@ def test_passages_are_trimmed_to_the_context_window(shipped_settings, retriever,
     assert 1 <= len(answer.sources) < shipped_settings.top_k + 4
 
 
-def test_streaming_yields_text_then_the_answer(advisor: Advisor, fake: FakeOpenAI) -> None:
+def test_streamed_text_is_the_answer_with_usage(advisor: Advisor, fake: FakeOpenAI) -> None:
+    from advisor.events import DoneEvent, TextEvent
+
     fake.enqueue(json.dumps({}), "Open weights fit [1] because data stays home [2].")
-    pieces = list(advisor.ask_stream(HOSPITAL))
-    final = pieces[-1]
-    assert isinstance(final, Answer) and all(isinstance(p, str) for p in pieces[:-1])
-    streamed = "".join(p for p in pieces[:-1] if isinstance(p, str))
-    assert streamed.replace("\n", "").replace(" ", "") == final.answer.replace("\n", "").replace(" ", "")
-    assert (final.usage.get("completion_tokens", 0) > 0 and final.cost_usd is None) or final.cost_usd >= 0
+    events = list(advisor.events(HOSPITAL))
+    final = events[-1]
+    assert isinstance(final, DoneEvent)
+    streamed = "".join(e.delta for e in events if isinstance(e, TextEvent))
+    assert streamed.strip() == final.result["answer"]
+    answer = final.answer
+    assert isinstance(answer, Answer) and answer.usage.get("completion_tokens", 0) > 0
+    assert answer.cost_usd is None or answer.cost_usd >= 0
 
 
 def test_agent_mode_lets_a_capable_model_choose_tools(shipped_settings, retriever, tmp_path: Path,  # type: ignore[no-untyped-def]

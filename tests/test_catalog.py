@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from advisor.catalog import DEFAULT_CATALOG_PATH, Catalog, CatalogError, ModelEntry, load_catalog
+from advisor.catalog_query import select_models
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +119,7 @@ def test_every_entry_has_sources_and_as_of(catalog: Catalog) -> None:
 
 
 def test_api_prices_are_dated(catalog: Catalog) -> None:
-    priced = [model for model in catalog.filter(kind="api") if model.price is not None]
+    priced = [model for model in select_models(catalog, kind="api") if model.price is not None]
     assert len(priced) == len(API_IDS)  # every API model in the fact sheet has a list price
     for model in priced:
         assert model.price is not None
@@ -184,15 +185,15 @@ def test_get_is_case_insensitive_and_names_unknown_ids(catalog: Catalog) -> None
 
 
 def test_filter_open_weights(catalog: Catalog) -> None:
-    assert _ids(catalog.filter(open_weights=True)) == set(OPEN_WEIGHT_IDS) | set(SMALL_IDS)
-    assert _ids(catalog.filter(open_weights=False)) == set(API_IDS)
+    assert _ids(select_models(catalog, open_weights=True)) == set(OPEN_WEIGHT_IDS) | set(SMALL_IDS)
+    assert _ids(select_models(catalog, open_weights=False)) == set(API_IDS)
 
 
 def test_filter_license_prefix_and_exact(catalog: Catalog) -> None:
     llama = {"llama-4-scout", "llama-4-maverick", "llama-3.2-1b", "llama-3.2-3b"}
-    assert _ids(catalog.filter(license="llama")) == llama
-    assert _ids(catalog.filter(license="LLAMA-4-community")) == {"llama-4-scout", "llama-4-maverick"}
-    assert _ids(catalog.filter(license="mit")) == {"deepseek-r1", "bitnet-b1.58-2b-4t", "phi-4-mini-instruct"}
+    assert _ids(select_models(catalog, license="llama")) == llama
+    assert _ids(select_models(catalog, license="LLAMA-4-community")) == {"llama-4-scout", "llama-4-maverick"}
+    assert _ids(select_models(catalog, license="mit")) == {"deepseek-r1", "bitnet-b1.58-2b-4t", "phi-4-mini-instruct"}
 
 
 def test_filter_max_gpu_gb(catalog: Catalog) -> None:
@@ -216,8 +217,8 @@ def test_filter_max_gpu_gb(catalog: Catalog) -> None:
         "gemma-3-4b",
         "gemma-3-12b",  # 24 GB bf16 weights: on the boundary, kept (<=)
     }
-    assert _ids(catalog.filter(max_gpu_gb=24)) == fits_24
-    assert _ids(catalog.filter(max_gpu_gb=80)) == fits_24 | {
+    assert _ids(select_models(catalog, max_gpu_gb=24)) == fits_24
+    assert _ids(select_models(catalog, max_gpu_gb=80)) == fits_24 | {
         "gpt-oss-120b",
         "llama-4-scout",
         "llm360-k2",
@@ -235,28 +236,28 @@ def test_filter_min_context(catalog: Catalog) -> None:
         "llama-4-scout",
         "llama-4-maverick",
     }
-    assert _ids(catalog.filter(min_context=1_000_000)) == million
-    assert _ids(catalog.filter(min_context=10_000_000)) == {"llama-4-scout"}
+    assert _ids(select_models(catalog, min_context=1_000_000)) == million
+    assert _ids(select_models(catalog, min_context=10_000_000)) == {"llama-4-scout"}
 
 
 def test_filters_combine_and_kind(catalog: Catalog) -> None:
-    assert _ids(catalog.filter(kind="small", license="gemma", max_gpu_gb=8)) == {"gemma-3-1b", "gemma-3-4b"}
-    assert _ids(catalog.filter(open_weights=True, min_context=1_000_000)) == {
+    assert _ids(select_models(catalog, kind="small", license="gemma", max_gpu_gb=8)) == {"gemma-3-1b", "gemma-3-4b"}
+    assert _ids(select_models(catalog, open_weights=True, min_context=1_000_000)) == {
         "llama-4-scout",
         "llama-4-maverick",
     }
-    assert catalog.filter() == catalog.models
+    assert select_models(catalog) == catalog.models
     with pytest.raises(ValueError, match="unknown kind"):
-        catalog.filter(kind="closed")
+        select_models(catalog, kind="closed")
 
 
 @given(limit=st.floats(min_value=0, max_value=2000, allow_nan=False), context=st.integers(0, 20_000_000))
 def test_filter_bounds_property(catalog: Catalog, limit: float, context: int) -> None:
-    by_gpu = catalog.filter(max_gpu_gb=limit)
+    by_gpu = select_models(catalog, max_gpu_gb=limit)
     for model in catalog.models:
         gb = model.min_hardware.gpu_memory_gb if model.min_hardware else None
         assert (model in by_gpu) == (gb is not None and gb <= limit)
-    by_context = catalog.filter(min_context=context)
+    by_context = select_models(catalog, min_context=context)
     for model in catalog.models:
         assert (model in by_context) == (model.context_tokens is not None and model.context_tokens >= context)
 

@@ -21,6 +21,7 @@ from advisor.catalog_query import (
     parse_date_text,
     parse_query,
     query_catalog,
+    select_models,
 )
 
 TODAY = dt.date(2026, 11, 29)  # the catalog's as_of date
@@ -166,7 +167,7 @@ def test_fits_gb_matches_params_arithmetic(catalog: Catalog, fits: float, precis
 def test_max_gpu_gb_keeps_the_min_hardware_filter(catalog: Catalog) -> None:
     assert _ids(catalog, max_gpu_gb=1) == {"bitnet-b1.58-2b-4t", "qwen2.5-0.5b", "qwen2.5-1.5b", "smollm2-135m",
                                            "smollm2-360m", "llama-3.2-1b"}  # fmt: skip
-    assert _ids(catalog, max_gpu_gb=24) == set(m.id for m in catalog.filter(max_gpu_gb=24))
+    assert _ids(catalog, max_gpu_gb=24) == set(m.id for m in select_models(catalog, max_gpu_gb=24))
 
 
 def test_text_search_over_id_name_vendor_strengths(catalog: Catalog) -> None:
@@ -183,11 +184,11 @@ def test_text_search_over_id_name_vendor_strengths(catalog: Catalog) -> None:
 
 
 def test_catalog_filter_delegates_to_the_query(catalog: Catalog) -> None:
-    assert catalog.filter(kind="small", license="gemma", max_gpu_gb=8) == [
+    assert select_models(catalog, kind="small", license="gemma", max_gpu_gb=8) == [
         catalog.get("gemma-3-1b"), catalog.get("gemma-3-4b"),
     ]  # fmt: skip
     with pytest.raises(CatalogQueryError, match="field 'kind': unknown kind 'closed'"):
-        catalog.filter(kind="closed")
+        select_models(catalog, kind="closed")
 
 
 # ---------------------------------------------------------------- ranking

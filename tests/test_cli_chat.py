@@ -95,3 +95,56 @@ def test_chat_in_a_terminal_session(fake_env: FakeOpenAI) -> None:
     assert "LoRA adapts a model cheaply [1]." in proc.stdout and "QLoRA needs less memory [1]." in proc.stdout
     condense = [r for r in fake_env.chat_requests() if "Standalone question:" in r["messages"][-1]["content"]]
     assert condense and "What is LoRA?" in condense[0]["messages"][-1]["content"]  # one conversation throughout
+
+
+def test_ask_events_prints_json_lines(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    fake_env.enqueue("{}", "Keep the data in-house with open weights [1].")
+    assert main(["ask", "Our patient records must stay on our own servers. What should we do?", "--events"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "status" and kinds[-1] == "done" and "text" in kinds
+    assert kinds.index("verdict") < kinds.index("sources") < kinds.index("text")
+    assert all(isinstance(e["t"], float) for e in events)
+    done = events[-1]["result"]
+    assert done["recommendation"] == "open_weight" and done["turn_id"]
+    assert "".join(e["delta"] for e in events if e["type"] == "text").strip() == done["answer"]
+
+
+def test_ask_events_are_flushed_as_they_happen(fake_env: FakeOpenAI) -> None:
+    fake_env.delay_s = 4.0  # the model takes a while to answer
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "advisor.cli", "ask", "What is QLoRA?", "--events"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
+    assert proc.stdout is not None
+    early = []
+    for line in proc.stdout:
+        event = json.loads(line)
+        early.append((event["type"], proc.poll() is None))
+        if event["type"] == "sources":
+            break
+    rest = [json.loads(line)["type"] for line in proc.stdout]
+    assert proc.wait(timeout=120) == 0
+    assert early[-1] == ("sources", True)  # printed while the model was still writing
+    assert rest[-1] == "done"
+
+
+def test_feedback_command(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "What is LoRA?", "--json"]) == EXIT_OK
+    turn_id = json.loads(capsys.readouterr().out)["turn_id"]
+    assert main(["feedback", turn_id, "down", "--comment", "missed the memory numbers"]) == EXIT_OK
+    assert f"feedback recorded: down on turn {turn_id}" in capsys.readouterr().out
+    from advisor.config import Settings
+    from advisor.store import Store
+
+    recorded = Store(Settings().db_path).feedback(turn_id=turn_id)
+    assert [(f.rating, f.comment, f.source) for f in recorded] == [(-1, "missed the memory numbers", "cli")]
+    assert main(["feedback", "no-such-turn", "up"]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["advisor: error: unknown turn 'no-such-turn'"]
+
+
+def test_ask_with_a_conversation_key(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "What is LoRA?", "--conversation-key", "script:42", "--json"]) == EXIT_OK
+    first = json.loads(capsys.readouterr().out)
+    assert main(["ask", "And QLoRA?", "--conversation-key", "script:42", "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["conversation_id"] == first["conversation_id"]

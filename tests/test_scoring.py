@@ -241,12 +241,12 @@ def test_air_gapped_or_edge_never_recommends_api(profile: Profile) -> None:
         assert score_profile(profile.model_copy(update={"deployment": deployment})).recommended != "api"
 
 
-def test_scores_are_a_strictly_increasing_squash() -> None:
-    from advisor.scoring import _squash
+def test_scores_are_a_strictly_increasingsquash() -> None:
+    from advisor.scoring import squash
 
-    values = [_squash(raw, 25) for raw in range(-100, 200, 5)]
+    values = [squash(raw, 25) for raw in range(-100, 200, 5)]
     assert values == sorted(values) and values[0] > 0 and values[-1] <= 100
-    assert _squash(50, 25) == 50.0 and math.isclose(_squash(75, 25), 73.1)
+    assert squash(50, 25) == 50.0 and math.isclose(squash(75, 25), 73.1)
 
 
 # --- policy and profile validation ------------------------------------------------------------------------------

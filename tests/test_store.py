@@ -310,11 +310,11 @@ def test_reopening_preserves_everything(tmp_path: Path) -> None:
 
 
 def test_schema_version_wal_and_foreign_keys(store: Store) -> None:
-    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.schema_version() == SCHEMA_VERSION == 2
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == [1] and rows[0][1].endswith("+00:00")
+    assert [r[0] for r in rows] == [1, 2] and rows[0][1].endswith("+00:00")
     conn.execute("PRAGMA foreign_keys = ON")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('x', 1, 'cli', 'now')")
@@ -327,11 +327,37 @@ def test_migrations_run_forward_once_and_newer_files_are_refused(
     newer = (*store_module._MIGRATIONS, ("ALTER TABLE conversations ADD COLUMN channel TEXT",))
     monkeypatch.setattr(store_module, "_MIGRATIONS", newer)
     upgraded = Store(path)
-    assert upgraded.schema_version() == 2 and upgraded.get_conversation(conversation_id) is not None
-    assert Store(path).schema_version() == 2  # a second open applies nothing again
+    assert upgraded.schema_version() == 3 and upgraded.get_conversation(conversation_id) is not None
+    assert Store(path).schema_version() == 3  # a second open applies nothing again
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(conversations)")]
     assert columns.count("channel") == 1
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:1])
-    with pytest.raises(StoreError, match="has schema version 2; this advisor knows up to 1"):
+    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:2])
+    with pytest.raises(StoreError, match="has schema version 3; this advisor knows up to 2"):
         Store(path).list_conversations()
+
+
+def test_a_version_1_database_keeps_its_turns_and_feedback(tmp_path: Path) -> None:
+    path = tmp_path / "advisor.sqlite3"
+    conn = sqlite3.connect(path)  # what a release with schema version 1 wrote
+    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for statement in store_module._MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')")
+    conn.execute("INSERT INTO conversations VALUES ('c1', NULL, 'q1', 'now', 'now')")
+    conn.execute("INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, sources_json, model,"
+                 " latency_s, usage_json) VALUES ('t1', 'c1', 0, 'now', 'q1', 'a1', '[]', 'local', 0.5, '{}')")
+    conn.execute("INSERT INTO feedback (turn_id, rating, comment, source, created_at)"
+                 " VALUES ('t1', -1, 'too vague', 'slack', 'now')")
+    conn.commit()
+    conn.close()
+    new = Store(path)
+    assert new.schema_version() == 2
+    conversation_id = "c1"
+    turn = new.turns("c1")[0]
+    kept = new.get_turn(turn.id)
+    assert kept is not None and kept.user == "q1" and kept.stopped is False and kept.kind is None
+    assert [(f.rating, f.comment, f.source) for f in new.feedback()] == [(-1, "too vague", "slack")]
+    new.add_feedback(turn.id, rating=1, source="eval")  # the new source is allowed after the migration
+    stopped = add(new, conversation_id, "q2", stopped=True, kind="fact", turn_id="a" * 32)
+    assert stopped.id == "a" * 32 and stopped.stopped and new.get_turn("a" * 32) == stopped
