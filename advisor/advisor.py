@@ -102,21 +102,22 @@ class AsyncTurnStream(AsyncIterator[Event]):
     def _start(self) -> asyncio.Queue[Any]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
+        stream, finished = self._stream, self._finished  # the worker holds these, not self, so dropping self stops
 
         def put(item: Any) -> None:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the loop has closed: nobody is listening any more
-                self._stream.stop()
+                stream.stop()
 
         def pump() -> None:
             try:
-                for event in self._stream:
+                for event in stream:
                     put(event)
             except BaseException as exc:
                 put(exc)
             finally:
-                self._finished.set()
+                finished.set()
                 put(_END)
 
         self._queue = queue
@@ -148,6 +149,17 @@ class AsyncTurnStream(AsyncIterator[Event]):
             await asyncio.to_thread(self._finished.wait, 10.0)
         else:
             self._stream.close()
+
+    async def __aenter__(self) -> AsyncTurnStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # A consumer that breaks out of `async for` and drops the stream stops the turn (it is still recorded).
+        if not self._finished.is_set():
+            self._stream.stop()
 
 
 class Advisor:

@@ -60,7 +60,9 @@ def translate_error(exc: Exception, model: str, timeout: float) -> LLMError:
     if isinstance(exc, litellm.Timeout):
         return LLMError(f"the model {model} did not answer within {timeout:g} s; try again or raise "
                         "ADVISOR_LLM_TIMEOUT_S", kind="timeout")
-    if isinstance(exc, litellm.ContextWindowExceededError):
+    lowered = detail.lower()
+    overflow = "context" in lowered and ("exceed" in lowered or "too long" in lowered)
+    if isinstance(exc, litellm.ContextWindowExceededError) or overflow:  # llama.cpp's comes as a connection error
         return LLMError(f"the request was too long for {model}'s context window", kind="context")
     if isinstance(exc, litellm.APIConnectionError | litellm.ServiceUnavailableError | litellm.BadGatewayError):
         return LLMError(f"cannot reach the model {model}: is its server running? ({detail})", kind="unavailable")
@@ -70,11 +72,8 @@ def translate_error(exc: Exception, model: str, timeout: float) -> LLMError:
         return LLMError(f"the provider rejected the credentials for {model}; check its API key", kind="auth")
     if isinstance(exc, litellm.NotFoundError):
         return LLMError(f"the provider does not know the model {model}", kind="provider")
-    lowered = detail.lower()
     if "connection error" in lowered or "connection refused" in lowered or "failed to establish" in lowered:
         return LLMError(f"cannot reach the model {model}: is its server running? ({detail})", kind="unavailable")
-    if "context" in detail.lower() and ("exceed" in detail.lower() or "too long" in detail.lower()):
-        return LLMError(f"the request was too long for {model}'s context window", kind="context")
     return LLMError(f"the model {model} failed ({name}: {detail})", kind="provider")
 
 
@@ -344,8 +343,11 @@ def open_llm(settings: Settings, *, model: str | None = None) -> LiteLLM:
             base = server.ensure_running()
         except Exception as exc:
             raise LLMError(f"cannot start the local model: {exc}", kind="unavailable") from exc
+        # A server another process started may give each request less context than ours would: the budget
+        # must hold for the server actually in use.
+        context = min(settings.local_ctx, server.slot_context() or settings.local_ctx)
         llm = LiteLLM(f"openai/{MODEL_ALIAS}", api_base=base, api_key="local", timeout_s=settings.llm_timeout_s,
-                      max_retries=settings.llm_max_retries, context_tokens=settings.local_ctx,
+                      max_retries=settings.llm_max_retries, context_tokens=context,
                       temperature=settings.llm_temperature, local=True)
         llm.revive = server.ensure_running
         llm.on_close = server.stop  # a server another process started is left running

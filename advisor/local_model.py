@@ -181,6 +181,15 @@ class LocalServer:
     ) -> None:
         self.stop()
 
+    def slot_context(self) -> int | None:
+        """The context each request gets on the running server (its per-slot n_ctx), or None if it cannot say."""
+        reply = _get(self.root_url + "/props", timeout=2.0)
+        try:
+            value = json.loads(reply.body)["default_generation_settings"]["n_ctx"] if reply else None
+            return int(value) if value else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def health(self) -> bool:
         """True when a server on the port answers /health with 200."""
         reply = _get(self.root_url + "/health", timeout=2.0)

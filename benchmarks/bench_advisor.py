@@ -3,6 +3,10 @@
     python benchmarks/bench_advisor.py            # overhead with an instant scripted model, then the local model
     python benchmarks/bench_advisor.py --no-local # overhead only
 
+Time to the `verdict` event and to the first `text` event of a situation question are measured with both models;
+the event stream's own cost is the share of a turn spent outside the components it calls (retrieval, extraction,
+scoring, prompts, token counting, the model, the store), each timed in the same turns.
+
 Overhead is measured with a scripted OpenAI-compatible server that answers instantly, so what remains is the
 advisor's own work (retrieval, cues, scoring, prompt building, token counting, the SQLite store). Generation
 tokens/s is measured on the same prompt twice, interleaved: straight to the llama.cpp server, and through the
@@ -44,9 +48,56 @@ def _rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
+class _Clock:
+    """Time spent inside the components a turn calls (retrieval, extraction, scoring, prompts, token counting,
+    the model, the store), so that what is left of a turn's time is the pipeline's own glue and its events."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._depth = 0
+
+    def wrap(self, owner: Any, name: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if self._depth:  # a component calling another is counted once
+                return original(*args, **kwargs)
+            self._depth += 1
+            started = time.perf_counter()
+            try:
+                result = original(*args, **kwargs)
+                return iter(list(result)) if hasattr(result, "__next__") else result  # a stream: its pieces too
+            finally:
+                self.seconds += time.perf_counter() - started
+                self._depth -= 1
+
+        setattr(owner, name, timed)
+
+
+def _clock_components(advisor: Any) -> _Clock:
+    import importlib
+
+    clock = _Clock()
+    for owner, names in ((advisor.retriever, ("search", "section")),
+                         (advisor.store, ("turns", "add_turn", "get_conversation", "new_conversation")),
+                         (advisor.llm, ("stream", "complete", "count_tokens"))):
+        for name in names:
+            clock.wrap(owner, name)
+    # The pipeline imports these when it runs a step, so wrapping the module attribute is enough.
+    for module, name in (("advisor.extraction", "extract_profile"), ("advisor.scoring", "score_profile"),
+                         ("advisor.scoring", "load_policy"), ("advisor.prompts", "render"),
+                         ("advisor.prompt_context", "fit_passages"), ("advisor.prompt_context", "compact_costs"),
+                         ("advisor.prompt_context", "compact_models"), ("advisor.citations", "attribute_citations"),
+                         ("advisor.routing", "is_situation"), ("advisor.hygiene", "clean_message")):
+        clock.wrap(importlib.import_module(module), name)
+    return clock
+
+
 def bench_overhead(settings: Settings, *, repeats: int) -> dict[str, float]:
-    """Median turn latency with an instant scripted model, for fact and situation questions."""
+    """Median turn latency with an instant scripted model (HTTP, through litellm), for fact and situation
+    questions; time to the verdict and the first text; the share of a turn spent outside its components."""
     from advisor.advisor import Advisor
+    from advisor.events import TextEvent, VerdictEvent
     from advisor.llm import LiteLLM
     from advisor.store import Store
     from tests.fake_llm import FakeOpenAI
@@ -56,16 +107,37 @@ def bench_overhead(settings: Settings, *, repeats: int) -> dict[str, float]:
         advisor = Advisor(settings, llm=llm, store=Store(Path(tmp) / "db.sqlite3"))
         advisor.ask(FACT[0])  # warm: embedder, BM25 cache, litellm import
         times: dict[str, list[float]] = {"fact": [], "situation": []}
+        verdict_s, first_text_s = [], []
         for _ in range(repeats):
             for kind, questions in (("fact", FACT), ("situation", SITUATION)):
                 for q in questions:
                     started = time.perf_counter()
-                    advisor.ask(q)
+                    verdict_at = None
+                    for event in advisor.events(q):
+                        if isinstance(event, VerdictEvent):
+                            verdict_at = time.perf_counter() - started
+                            verdict_s.append(verdict_at)
+                        elif verdict_at is not None and isinstance(event, TextEvent):
+                            first_text_s.append(time.perf_counter() - started)
+                            verdict_at = None
                     times[kind].append(time.perf_counter() - started)
+        clock = _clock_components(advisor)
+        turns, glue = [], []
+        for _ in range(repeats):
+            for q in FACT + SITUATION:
+                before = clock.seconds
+                started = time.perf_counter()
+                advisor.ask(q)
+                total = time.perf_counter() - started
+                turns.append(total)
+                glue.append((total - (clock.seconds - before)) / total)
         model_calls = len(fake.chat_requests())
     return {"fact_ms_median": statistics.median(times["fact"]) * 1000,
             "situation_ms_median": statistics.median(times["situation"]) * 1000,
-            "turns": sum(len(v) for v in times.values()), "model_calls": model_calls}
+            "verdict_ms_median": statistics.median(verdict_s) * 1000,
+            "first_text_ms_median": statistics.median(first_text_s) * 1000,
+            "turn_ms_median": statistics.median(turns) * 1000, "glue_share_median": statistics.median(glue),
+            "turns": sum(len(v) for v in times.values()) + len(turns), "model_calls": model_calls}
 
 
 def _raw_stream(base_url: str, messages: list[dict[str, str]], max_tokens: int) -> tuple[float, float, int]:
@@ -112,10 +184,13 @@ def _advisor_stream(llm: Any, messages: list[dict[str, str]], max_tokens: int) -
 
 
 def bench_local(settings: Settings, *, repeats: int) -> dict[str, float]:
-    """Generation through the advisor vs raw, time to first streamed token, and peak memory, on the local model."""
-    from advisor.advisor import Advisor, Answer
+    """Generation through the advisor vs raw, first token, time to the verdict and the first text of a situation
+    question, and peak memory, on the local model."""
+    from advisor.advisor import Advisor
+    from advisor.events import TextEvent, VerdictEvent
     from advisor.llm import open_llm
     from advisor.local_model import LocalServer
+    from advisor.prompts import render
     from advisor.store import Store
 
     server = LocalServer(settings)
@@ -123,28 +198,41 @@ def bench_local(settings: Settings, *, repeats: int) -> dict[str, float]:
     try:
         llm = open_llm(settings)
         advisor = Advisor(settings, llm=llm, store=Store(settings.data_dir / "bench.sqlite3"))
-        plan_prompt = advisor._plan(FACT[0], [], "bench").prompt  # the real answer prompt of a fact question
+        passages = advisor.retriever.search(FACT[0], k=settings.top_k)
+        prompt = [{"role": "system", "content": render("system")},  # a fact question's real answer prompt
+                  {"role": "user", "content": render("answer_fact", passages=passages, question=FACT[0], costs="",
+                                                     models="")}]
         raw, ours = [], []
         for _ in range(repeats):
-            raw.append(_raw_stream(base, plan_prompt, 160))
-            ours.append(_advisor_stream(llm, plan_prompt, 160))
+            raw.append(_raw_stream(base, prompt, 160))
+            ours.append(_advisor_stream(llm, prompt, 160))
         ttft = []
         for question in FACT[1:3]:
             started = time.perf_counter()
-            for piece in advisor.ask_stream(question):
-                if isinstance(piece, str) and piece.strip():
-                    ttft.append(time.perf_counter() - started)
-                    break
-            for piece in advisor.ask_stream(question):  # a full turn, for memory
-                if isinstance(piece, Answer):
-                    break
+            with advisor.events(question) as stream:
+                for event in stream:
+                    if isinstance(event, TextEvent) and event.delta.strip():
+                        ttft.append(time.perf_counter() - started)
+                        break
+        verdict_s, first_text_s = [], []
+        for question in SITUATION[:2]:
+            started = time.perf_counter()
+            with advisor.events(question) as stream:  # stopped after the first prose, to keep the run short
+                for event in stream:
+                    if isinstance(event, VerdictEvent):
+                        verdict_s.append(time.perf_counter() - started)
+                    elif isinstance(event, TextEvent) and not event.delta.startswith("**Recommendation"):
+                        first_text_s.append(time.perf_counter() - started)
+                        break
+        advisor.ask(FACT[3])  # a full turn, for memory
         raw_tps = statistics.median(r[1] for r in raw)
         our_tps = statistics.median(o[1] for o in ours)
         return {"raw_gen_tok_s": raw_tps, "advisor_gen_tok_s": our_tps, "gen_ratio": our_tps / raw_tps,
                 "raw_first_token_s": statistics.median(r[0] for r in raw),
                 "advisor_first_token_s": statistics.median(o[0] for o in ours),
-                "turn_first_token_s": statistics.median(ttft), "server_peak_rss_mb": _rss_mb(server.pid),
-                "advisor_peak_rss_mb": _rss_mb()}
+                "turn_first_token_s": statistics.median(ttft), "verdict_s": statistics.median(verdict_s),
+                "situation_first_text_s": statistics.median(first_text_s),
+                "server_peak_rss_mb": _rss_mb(server.pid), "advisor_peak_rss_mb": _rss_mb()}
     finally:
         server.stop()
 
@@ -166,6 +254,10 @@ def main() -> int:
         o = results["overhead"]
         print(f"overhead   instant model, {o['turns']:.0f} turns: fact {o['fact_ms_median']:.0f} ms median, "
               f"situation {o['situation_ms_median']:.0f} ms median (target <= 100 ms)")
+        print(f"events     situation, instant model: verdict at {o['verdict_ms_median']:.0f} ms, first text at "
+              f"{o['first_text_ms_median']:.0f} ms (medians)")
+        print(f"events     a turn through the event stream {o['turn_ms_median']:.0f} ms, of which the pipeline's own "
+              f"glue and events {o['glue_share_median']:.1%} and its components the rest (median; target <= 5%)")
         if not args.no_local:
             results["local"] = r = bench_local(settings, repeats=args.repeats)
             print(f"generation local model: {r['advisor_gen_tok_s']:.1f} tok/s through the advisor vs "
@@ -173,6 +265,8 @@ def main() -> int:
             print(f"first token same prompt: {r['advisor_first_token_s']:.1f} s advisor vs "
                   f"{r['raw_first_token_s']:.1f} s raw; a whole turn (retrieval + prompt + model): "
                   f"{r['turn_first_token_s']:.1f} s median")
+            print(f"events     situation, local model: verdict at {r['verdict_s']:.1f} s, first prose at "
+                  f"{r['situation_first_text_s']:.1f} s (medians)")
             print(f"memory     peak RSS: server {r['server_peak_rss_mb']:.0f} MB, advisor process "
                   f"{r['advisor_peak_rss_mb']:.0f} MB")
     out = REPO_ROOT / "benchmarks" / "results"

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from advisor.advisor import Advisor
 from advisor.config import REPO_ROOT, Settings
+from advisor.events import DoneEvent
+from advisor.llm import Completion, LiteLLM
+from advisor.local_model import LocalServer
 from advisor.store import Store
 
 pytestmark = pytest.mark.slow
@@ -79,3 +84,153 @@ def test_the_same_conversation_yields_the_same_profile(local_advisor: Advisor) -
 def test_store_kept_every_turn(local_advisor: Advisor, tmp_path: Path) -> None:
     conversations = local_advisor.store.list_conversations()
     assert len(conversations) >= 2 and all(c.turn_count >= 1 for c in conversations)
+
+
+class RecordingLLM(LiteLLM):
+    """The real local model, with every answer request and the text that came back recorded (per request)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, str, dict[str, int]]] = []
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def stream(self, messages: list[dict[str, str]], **kwargs: Any) -> Iterator[str | Completion]:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        pieces: list[str] = []
+        usage: dict[str, int] = {}
+        try:
+            for piece in super().stream(messages, **kwargs):
+                if isinstance(piece, Completion):
+                    usage = piece.usage
+                else:
+                    pieces.append(piece)
+                yield piece
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.calls.append((messages[-1]["content"], "".join(pieces), usage))
+
+
+@pytest.fixture(scope="module")
+def short_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, LocalServer]]:
+    """A second bundled server with a small context, so that two full prompts at once are quick to run."""
+    data = tmp_path_factory.mktemp("short-ctx")
+    (data / "models").symlink_to(SHARED_MODELS, target_is_directory=True)
+    settings = Settings(data_dir=data, local_port=_free_port(), local_ctx=1536, llm_max_tokens=100, top_k=4)
+    server = LocalServer(settings)
+    server.ensure_running()
+    try:
+        yield settings, server
+    finally:
+        server.stop()
+
+
+def _recording(settings: Settings, server: LocalServer) -> RecordingLLM:
+    from advisor.local_model import MODEL_ALIAS
+
+    return RecordingLLM(f"openai/{MODEL_ALIAS}", api_base=server.base_url, api_key="local", local=True,
+                        context_tokens=settings.local_ctx, timeout_s=600, max_retries=0)
+
+
+def test_five_concurrent_conversations_complete_apart(short_server, shipped_index) -> None:  # type: ignore[no-untyped-def]
+    from advisor.retrieval import HybridRetriever
+
+    settings, server = short_server
+    settings = settings.model_copy(update={"llm_max_tokens": 24, "top_k": 1})
+    llm = _recording(settings, server)
+    advisor = Advisor(settings, llm=llm, retriever=HybridRetriever(shipped_index),
+                      store=Store(settings.data_dir / "five.sqlite3"))
+    questions = ["What is LoRA?", "What is QLoRA?", "What is knowledge distillation?",
+                 "What does an H100 GPU cost per hour?", "What is a mixture-of-experts model?"]
+    results: dict[int, list[Any]] = {}
+
+    def run(i: int) -> None:
+        results[i] = list(advisor.events(questions[i]))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    assert llm.max_active <= settings.local_parallel  # never more requests than the server has slots
+    waited = [i for i, events in results.items()
+              if any(getattr(e, "step", None) == "waiting" for e in events)]
+    assert waited, "five turns on two slots: someone must have queued"
+    for i, events in results.items():
+        done = events[-1]
+        assert isinstance(done, DoneEvent) and done.result["kind"] == "fact", events[-1]
+        prompt, text, _ = next(c for c in llm.calls if f"Question: {questions[i]}" in c[0])
+        assert all(f"Question: {q}" not in prompt for q in questions if q != questions[i])
+        assert text.strip() and text.strip()[:20] in done.result["answer"]  # its own stream, nobody else's
+        turns = advisor.store.turns(done.result["conversation_id"])
+        assert [t.user for t in turns] == [questions[i]]
+
+
+def test_two_full_prompts_at_once_and_after_an_extraction(short_server, shipped_index) -> None:  # type: ignore[no-untyped-def]
+    """Two requests each using the whole context at the same time must both fit (one KV cache per slot)."""
+    from advisor.extraction import extract_profile
+    from advisor.retrieval import HybridRetriever
+
+    settings, server = short_server
+    assert server.slot_context() == settings.local_ctx
+    llm = _recording(settings, server)
+    advisor = Advisor(settings, llm=llm, retriever=HybridRetriever(shipped_index),
+                      store=Store(settings.data_dir / "ctx.sqlite3"))
+    questions = [
+        "We are a regional bank. Customer transaction data is regulated and must stay on our own servers; our "
+        "three ML engineers have fine-tuned models before. What should we do, and what are the risks and costs?",
+        "We are a games studio with no ML staff. We want NPC dialogue in our cloud backend at about 2 billion "
+        "tokens a month within 8 weeks. Which option fits, and what would it cost?",
+    ]
+    answers: dict[int, Any] = {}
+    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, advisor.ask(questions[i])))
+               for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(600)
+    extract_profile(["We classify support tickets into 12 queues and have 8,000 labelled tickets."], llm=llm)
+    answers[2] = advisor.ask("How do the costs of self-hosting compare with an API, and where is the break-even?")
+    for i, answer in answers.items():
+        assert answer.kind == ("situation" if i < 2 else "fact"), answer.answer[-300:]  # not degraded by overflow
+        body = answer.answer.split("**What would change the recommendation**")[0]
+        assert len(body) > 150
+    for _, _, usage in llm.calls:
+        assert usage["prompt_tokens"] + settings.llm_max_tokens <= settings.local_ctx
+    assert max(u["prompt_tokens"] for _, _, u in llm.calls) > settings.local_ctx * 0.6  # the prompts were long
+
+
+def test_stop_ends_the_request_on_the_server(short_server, shipped_index) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import time
+    import urllib.request
+
+    from advisor.events import TextEvent
+    from advisor.retrieval import HybridRetriever
+
+    settings, server = short_server
+    settings = settings.model_copy(update={"llm_max_tokens": 400})
+    advisor = Advisor(settings, llm=_recording(settings, server), retriever=HybridRetriever(shipped_index),
+                      store=Store(settings.data_dir / "stop.sqlite3"))
+
+    def busy() -> bool:
+        with urllib.request.urlopen(server.root_url + "/slots", timeout=5) as response:
+            return any(slot.get("is_processing") for slot in json.loads(response.read()))
+
+    stream = advisor.events("Explain the break-even between API and self-hosting costs in detail.")
+    for event in stream:
+        if isinstance(event, TextEvent) and len(event.delta.strip()) > 0:
+            break
+    assert busy()
+    stopped = time.perf_counter()
+    stream.close()
+    while busy() and time.perf_counter() - stopped < 10:
+        time.sleep(0.05)
+    took = time.perf_counter() - stopped
+    assert took < 1.5, f"the server kept generating for {took:.1f} s"
+    turn = advisor.store.get_turn(stream.turn_id)
+    assert turn is not None and turn.stopped

@@ -399,3 +399,29 @@ def test_a_deployment_ships_its_own_policy_and_prompts(shipped_settings, retriev
     assert answer.answer.startswith("**Recommendation: Our own open model (`open_weight`)**")
     system = next(r for r in scripted.history if r["stream"])["messages"][0]["content"]
     assert system.startswith("HOUSE RULES FIRST.")
+
+
+def test_async_consumer_that_breaks_and_drops_the_stream_stops_the_turn(advisor: Advisor,
+                                                                        scripted: ScriptedLLM) -> None:
+    import gc
+
+    scripted.piece_delay_s = 0.05
+    scripted.enqueue("word " * 400)
+
+    async def main() -> str:
+        stream = advisor.aevents(FACT)
+        turn_id = stream.turn_id
+        async for event in stream:
+            if isinstance(event, TextEvent):
+                break
+        del stream
+        gc.collect()
+        for _ in range(100):  # the worker notices within a piece or two
+            turn = advisor.store.get_turn(turn_id)
+            if turn is not None:
+                return turn_id
+            await asyncio.sleep(0.05)
+        return turn_id
+
+    turn = advisor.store.get_turn(asyncio.run(main()))
+    assert turn is not None and turn.stopped
