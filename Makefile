@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 	LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true GRADIO_ANALYTICS_ENABLED=False \
 	ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup model run test bench bench-local eval lint index clean
+.PHONY: setup model reader run test bench bench-local eval lint index clean
 
 setup: $(STAMP)
 
@@ -32,10 +32,14 @@ $(MODEL_STAMP): $(STAMP)
 index: setup
 	$(OFFLINE) $(VENV)/bin/advisor ingest
 
-run: index model
+# The situation reader's classifiers, trained from evals/*bank*.yaml once and cached by their content hash.
+reader: setup
+	$(OFFLINE) $(PY) -m advisor.reader build
+
+run: index model reader
 	$(OFFLINE) $(VENV)/bin/advisor chat
 
-test: setup model
+test: setup model reader
 	$(OFFLINE) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup model
@@ -47,7 +51,7 @@ bench-local: setup model
 
 eval: setup model
 	$(OFFLINE) $(PY) -m advisor.evaluation retrieval
-	$(OFFLINE) $(PY) -m advisor.evaluation extraction --set dev
+	$(OFFLINE) $(PY) -m advisor.evaluation understanding --report evals/reports/understanding.md
 
 lint: setup
 	$(VENV)/bin/ruff check advisor tests benchmarks

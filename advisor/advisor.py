@@ -22,6 +22,7 @@ from advisor.events import Answer, DoneEvent, ErrorEvent, Event
 if TYPE_CHECKING:
     from advisor.config import Settings
     from advisor.llm import LiteLLM
+    from advisor.reader import Reader
     from advisor.retrieval import HybridRetriever
     from advisor.store import Store
 
@@ -166,11 +167,12 @@ class Advisor:
     """The chat advisor, built once from Settings and shared by the CLI, web, Slack and evals."""
 
     def __init__(self, settings: Settings, *, llm: LiteLLM | None = None, retriever: HybridRetriever | None = None,
-                 store: Store | None = None) -> None:
+                 store: Store | None = None, reader: Reader | None = None) -> None:
         self.settings = settings
         self._lock = threading.RLock()
         self._retriever = retriever
         self._store = store
+        self._reader = reader
         self._llms: dict[str, LiteLLM] = {}
         self._default_model = llm.name if llm is not None else settings.llm
         if llm is not None:
@@ -217,6 +219,19 @@ class Advisor:
             return self._retriever
 
     @property
+    def reader(self) -> Reader:
+        """The situation reader and router (trained once and cached by the hash of its data)."""
+        if self._reader is not None:
+            return self._reader
+        with self._lock:
+            if self._reader is None:
+                from advisor.reader import load_reader
+
+                self._reader = load_reader(self.settings)
+                self.builds["reader"] += 1
+            return self._reader
+
+    @property
     def store(self) -> Store:
         """The conversation database."""
         if self._store is not None:
@@ -245,6 +260,7 @@ class Advisor:
     def warm(self) -> None:
         """Build everything up front: the index (ingesting if empty), BM25, the embedder, the store, the model."""
         self.retriever.search("warm up", k=1)
+        self.reader.route("warm up")
         self.store.list_conversations(limit=1)
         self.llm  # noqa: B018 - starts the bundled server when it is the default
 
@@ -338,6 +354,7 @@ def _run(advisor: Advisor, model: str | None, conversation_id: str, turn_id: str
     try:
         llm = advisor.llm_for(model)
         retriever = advisor.retriever
+        reader = advisor.reader
     except Exception as exc:
         # Without a model or an index nothing can be answered; record the attempt so that it has an id.
         message = " ".join(str(exc).split())[:500]
@@ -349,7 +366,7 @@ def _run(advisor: Advisor, model: str | None, conversation_id: str, turn_id: str
                                error=message, turn_id=turn_id)
         yield ErrorEvent(t=0.0, message=message, kind=kind, turn_id=turn_id, conversation_id=conversation_id)
         return
-    run = TurnRun(settings=advisor.settings, llm=llm, retriever=retriever, store=advisor.store,
+    run = TurnRun(settings=advisor.settings, llm=llm, retriever=retriever, reader=reader, store=advisor.store,
                   queue=advisor.queue_for(llm), conversation_id=conversation_id, turn_id=turn_id, text=text,
                   stop=stop)
     yield from run.events()

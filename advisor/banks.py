@@ -2,7 +2,7 @@
 
 - Statement banks (`evals/understanding_bank*.yaml`): single statements with the Profile fields they state and the
   user's words that state each one; every other field is "not stated".
-- The routing bank (`evals/routing_bank.yaml`): messages labelled situation, fact, offtopic, mixed or followup.
+- The routing banks (`evals/routing_bank*.yaml`): messages labelled situation, fact, offtopic, mixed or followup.
 - Understanding cases (`evals/understanding_holdout.yaml`, frozen): whole messages or two-message conversations
   with their kind and the hand-made profile, for measuring routing and reading together.
 """
@@ -21,7 +21,7 @@ from advisor.profile import Profile
 __all__ = [
     "HOLDOUT_PATH",
     "ROUTES",
-    "ROUTING_BANK",
+    "ROUTING_BANKS",
     "STATEMENT_BANKS",
     "RoutedMessage",
     "Statement",
@@ -32,8 +32,10 @@ __all__ = [
 ]
 
 EVALS = REPO_ROOT / "evals"
-STATEMENT_BANKS = (EVALS / "understanding_bank.yaml", EVALS / "understanding_bank_2.yaml")
-ROUTING_BANK = EVALS / "routing_bank.yaml"
+STATEMENT_BANKS = (EVALS / "understanding_bank.yaml", EVALS / "understanding_bank_2.yaml",
+                   EVALS / "understanding_bank_3.yaml", EVALS / "understanding_bank_4.yaml",
+                   EVALS / "understanding_bank_5.yaml")
+ROUTING_BANKS = (EVALS / "routing_bank.yaml", EVALS / "routing_bank_2.yaml")
 HOLDOUT_PATH = EVALS / "understanding_holdout.yaml"
 Route = Literal["situation", "fact", "offtopic", "mixed", "followup"]
 ROUTES: tuple[str, ...] = ("situation", "fact", "offtopic", "mixed", "followup")
@@ -109,9 +111,9 @@ def load_statements(paths: tuple[Path, ...] = STATEMENT_BANKS) -> list[Statement
     return items
 
 
-def load_routes(path: Path = ROUTING_BANK) -> list[RoutedMessage]:
-    """The routing bank."""
-    return load_yaml_cases(path, RoutedMessage)
+def load_routes(paths: tuple[Path, ...] = ROUTING_BANKS) -> list[RoutedMessage]:
+    """Every message in the routing banks that exist."""
+    return [m for path in paths if path.is_file() for m in load_yaml_cases(path, RoutedMessage)]
 
 
 def load_understanding_cases(path: Path = HOLDOUT_PATH) -> list[UnderstandingCase]:

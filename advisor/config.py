@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         return self.data_dir / "advisor.sqlite3"
 
     @property
+    def reader_dir(self) -> Path:
+        """Where the trained situation reader is cached (by the hash of its training data and code)."""
+        return self.data_dir / "reader"
+
+    @property
     def models_dir(self) -> Path:
         """Where the bundled local model is assembled."""
         return self.data_dir / "models"

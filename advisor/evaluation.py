@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,66 +83,63 @@ def evaluate_retrieval(retriever: HybridRetriever, cases: Sequence[RetrievalCase
     return RetrievalResult(hits / n, reciprocal / n, k, len(cases), misses)
 
 
-def evaluate_extraction(situations: Sequence[Any], *, llm: Any | None) -> dict[str, Any]:
-    """Per-field extraction figures and recommendation agreement on situation cases."""
-    from advisor.extraction import extract_profile
-    from advisor.profile import FIELD_ORDER
-    from advisor.scoring import score_profile
-    from advisor.situations import tally_fields
+def _print_understanding(name: str, result: dict[str, Any], *, errors: bool) -> None:
+    from advisor.understanding_eval import TARGETS
 
-    pairs: list[tuple[str, Any, Mapping[str, Any]]] = []
-    agree = 0
-    seconds = []
-    for case in situations:
-        started = time.perf_counter()
-        extraction = extract_profile([m["content"] for m in case.messages if m["role"] == "user"], llm=llm)
-        seconds.append(time.perf_counter() - started)
-        pairs.append((case.id, case.profile, extraction.profile.stated()))
-        agree += score_profile(extraction.profile).recommended == case.expected_recommendation
-    tally = tally_fields(pairs)
-    fields = {name: {"stated": tally.stated[name], "right": tally.right[name], "wrong": tally.wrong[name],
-                     "invented": tally.invented[name], "unstated": tally.unstated[name]} for name in FIELD_ORDER}
-    return {"cases": len(situations), "totals": tally.totals(), "fields": fields,
-            "recommendation_agreement": agree / max(len(situations), 1), "errors": tally.errors,
-            "median_s": sorted(seconds)[len(seconds) // 2] if seconds else 0.0}
-
-
-def _print_extraction(result: dict[str, Any]) -> None:
-    t = result["totals"]
-    print(f"extraction: {result['cases']} cases; stated fields right {t['recall']:.1%}, precision "
-          f"{t['precision']:.1%}, invented {t['invented_rate']:.1%} of unstated; recommendation agrees "
-          f"{result['recommendation_agreement']:.1%}; median {result['median_s']:.1f} s per case")
+    routes = ", ".join(f"{kind} {r['share']:.1%} ({r['right']}/{r['cases']})" for kind, r in result["routing"].items())
+    print(f"understanding ({name}, {result['cases']} cases): routed right: {routes}")
+    print(f"  situations to a verdict {result['situations_routed']:.1%} (target {TARGETS['situations_routed']:.0%}), "
+          f"stated fields right {result['fields_right']:.1%} (target {TARGETS['fields_right']:.0%}), invented "
+          f"{result['invented']:.1%} of unstated (target <= {TARGETS['invented']:.0%}), recommendation as on the hand "
+          f"profile {result['recommendation']:.1%} (target {TARGETS['recommendation']:.0%}); reading "
+          f"{result['read_ms_median']:.0f} ms a message (median)")
     print(f"  {'field':<26} stated right wrong invented/unstated")
-    for name, f in result["fields"].items():
-        print(f"  {name:<26} {f['stated']:>6} {f['right']:>5} {f['wrong']:>5} {f['invented']:>4}/{f['unstated']}")
-    for error in result["errors"]:
+    for field_name, f in result["fields"].items():
+        print(f"  {field_name:<26} {f['stated']:>6} {f['right']:>5} {f['wrong']:>5} {f['invented']:>4}/{f['unstated']}")
+    for error in result["errors"] if errors else ():
         print(f"  - {error}")
 
 
+def _understanding(args: argparse.Namespace) -> int:
+    from advisor.config import Settings
+    from advisor.reader import load_reader
+    from advisor.understanding_eval import dev_cases, evaluate_understanding, holdout_cases, report_markdown
+
+    reader = load_reader(Settings())
+    results = {}
+    for which in (["holdout", "dev"] if args.which == "both" else [args.which]):
+        cases = holdout_cases() if which == "holdout" else dev_cases()
+        results[which] = evaluate_understanding(reader, cases)
+        if not args.json:
+            _print_understanding(which, results[which], errors=args.errors)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    if args.report is not None and "holdout" in results:
+        second = ("Development situations (evals/situations*.yaml, used for tuning)", results["dev"]) \
+            if "dev" in results else None
+        args.report.write_text(report_markdown("Understanding: routing and reading on the frozen held-out set",
+                                               results["holdout"], second=second), encoding="utf-8")
+        print(f"report written to {args.report}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run an eval and print its figures: retrieval (hit@k, MRR) or extraction (per field, with the model)."""
+    """Run an eval and print its figures: retrieval (hit@k, MRR) or understanding (routes and fields)."""
     from advisor.config import Settings, set_offline_env
 
     set_offline_env()
     parser = argparse.ArgumentParser(prog="python -m advisor.evaluation", description=main.__doc__)
-    parser.add_argument("suite", nargs="?", choices=["retrieval", "extraction"], default="retrieval")
+    parser.add_argument("suite", nargs="?", choices=["retrieval", "understanding"], default="retrieval")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--set", dest="which", choices=["dev", "holdout"], default="dev",
-                        help="situation set for the extraction eval")
-    parser.add_argument("--no-model", action="store_true", help="extraction with the deterministic cues only")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N situations")
+    parser.add_argument("--set", dest="which", choices=["holdout", "dev", "both"], default="both",
+                        help="cases for the understanding eval (holdout: the frozen held-out set)")
+    parser.add_argument("--errors", action="store_true", help="list every routing and field error")
+    parser.add_argument("--report", type=Path, default=None, help="write a Markdown report here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.suite == "understanding":
+        return _understanding(args)
     settings = Settings()
-    if args.suite == "extraction":
-        from advisor.llm import open_llm
-        from advisor.situations import SITUATIONS_PATH, load_situations
-
-        path = SITUATIONS_PATH if args.which == "dev" else SITUATIONS_PATH.with_name("situations_holdout.yaml")
-        cases = load_situations(path)[: args.limit]
-        result = evaluate_extraction(cases, llm=None if args.no_model else open_llm(settings))
-        print(json.dumps(result, indent=2)) if args.json else _print_extraction(result)
-        return 0
     from advisor.index import open_index
     from advisor.retrieval import HybridRetriever
 

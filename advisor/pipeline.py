@@ -1,7 +1,8 @@
 """One turn of the conversation as a stream of events.
 
-A small local model cannot be trusted with free tool choice, so the pipeline decides: it condenses a follow-up,
-understands the situation (cues + a quoted extraction), scores it deterministically, retrieves the passages
+A small local model cannot be trusted with free tool choice, so the pipeline decides: it routes the message and
+reads the situation with learned classifiers (no model call), condenses a follow-up question, scores the
+situation deterministically, retrieves the passages
 behind the scorer's reasons and the question, emits the verdict and the sources, and only then asks the model to
 write — around a recommendation line, assumptions and what-ifs that the pipeline writes itself, so text and
 verdict agree. Every model call waits its turn in the local server's queue, and every step notices a stop.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from advisor.concurrency import FairQueue, Ticket
     from advisor.config import Settings
     from advisor.llm import LiteLLM
+    from advisor.reader import Reader
     from advisor.retrieval import Hit, HybridRetriever
     from advisor.store import Store, Turn
     from advisor.verdict import Verdict
@@ -65,11 +67,13 @@ class _Draft:
 class TurnRun:
     """One turn: its events, and its record in the store whatever happens (done, failed or stopped)."""
 
-    def __init__(self, *, settings: Settings, llm: LiteLLM, retriever: HybridRetriever, store: Store,
-                 queue: FairQueue | None, conversation_id: str, turn_id: str, text: str, stop: StopToken) -> None:
+    def __init__(self, *, settings: Settings, llm: LiteLLM, retriever: HybridRetriever, reader: Reader,
+                 store: Store, queue: FairQueue | None, conversation_id: str, turn_id: str, text: str,
+                 stop: StopToken) -> None:
         self.settings = settings
         self.llm = llm
         self.retriever = retriever
+        self.reader = reader
         self.store = store
         self.queue = queue
         self.conversation_id = conversation_id
@@ -162,65 +166,63 @@ class TurnRun:
     # -- the pipeline ----------------------------------------------------------------------------------------------
     def _pipeline(self) -> Iterator[Event]:
         from advisor.hygiene import strip_overrides
-        from advisor.routing import OFF_TOPIC_REPLY, is_on_topic, is_situation
+        from advisor.routing import OFF_TOPIC_REPLY, Decision, decide
 
         yield self._status("understanding")
         cleaned, note = strip_overrides(self.text)
         question = cleaned or self.text
-        if self._history and cleaned:
+        has_profile = any(t.profile is not None for t in self._history)  # a situation was read, even if empty
+        decision = (decide(self.reader.route(cleaned).route, has_history=bool(self._history), has_profile=has_profile)
+                    if cleaned else Decision("offtopic"))
+        if decision.condense:
             yield from self._model_call("understanding")
             try:
                 question = self._condense(cleaned)
             finally:
                 self._release()
+            if decision.kind == "offtopic":  # "and the other one?" reads as off-topic until it is condensed
+                decision = decide(self.reader.route(question).route, has_history=False, has_profile=False)
         self.draft.question = question
-        hits = self.retriever.search(question, k=self.settings.top_k) if cleaned else []
-        situation = bool(cleaned) and is_situation(
-            cleaned, has_history_profile=any(t.profile for t in self._history))
-        if not cleaned or not is_on_topic(question, hits, situation=situation):
+        if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
             yield from self._say(note + OFF_TOPIC_REPLY, "note")
             yield self._done()
             return
         yield from self._say(note, "note")
-        if situation:
-            yield from self._situation(cleaned, hits)
+        hits = self.retriever.search(question, k=self.settings.top_k)
+        if decision.kind == "situation":
+            yield from self._situation(cleaned, hits, also_fact=decision.also_fact)
         else:
             yield self._status("retrieving")
             self.draft.passages = hits
             yield from self._write("answer_fact", profile=None)
 
-    def _situation(self, cleaned: str, hits: list[Hit]) -> Iterator[Event]:
-        from advisor.extraction import extract_profile
+    def _situation(self, cleaned: str, hits: list[Hit], *, also_fact: bool) -> Iterator[Event]:
         from advisor.scoring import load_policy, score_profile
         from advisor.verdict import Verdict
 
         self.draft.kind = "situation"
-        yield from self._model_call("understanding")
-        try:
-            extraction = extract_profile([t.user for t in self._history] + [cleaned], llm=self.llm, stop=self.stop,
-                                         prompts=self.settings.prompts_dir)
-        finally:
-            self._release()
+        # Everything the user said in this conversation, in order: a later statement corrects an earlier one.
+        reading = self.reader.read([t.user for t in self._history] + [cleaned])
         self.stop.check()
         yield self._status("scoring")
         policy = load_policy(self.settings.policy_path, self.settings.knowledge_dir)
-        scores = score_profile(extraction.profile, policy=policy).as_dict()
-        verdict = Verdict.of(extraction.profile.stated(), scores, quotes=extraction.quotes)
+        scores = score_profile(reading.profile, policy=policy).as_dict()
+        verdict = Verdict.of(reading.profile.stated(), scores, quotes=reading.quotes)
         self.draft.verdict = verdict
         yield VerdictEvent(t=self._t(), **verdict.as_dict())
         yield self._status("retrieving")
         # The passages behind the scorer's top reasons first, then the best search hits; a small model reads
         # a handful of passages well and a dozen badly.
         self.draft.passages = _dedupe(self._reason_passages(scores) + hits)[:_MAX_SITUATION_PASSAGES]
-        yield from self._write("answer_situation", profile=extraction.profile)
+        yield from self._write("answer_situation", profile=reading.profile, also_fact=also_fact)
 
-    def _write(self, template: str, *, profile: Any) -> Iterator[Event]:
+    def _write(self, template: str, *, profile: Any, also_fact: bool = False) -> Iterator[Event]:
         """Fit the prompt, emit the sources, then stream the model's prose between the pipeline's own parts."""
         from advisor.citations import CitationFilter
         from advisor.llm import Completion, LLMError
 
-        prompt = self._prompt(template, profile)
+        prompt = self._prompt(template, profile, also_fact=also_fact)
         yield SourcesEvent(t=self._t(), sources=[
             {"n": i + 1, **h.source(), "text": h.text} for i, h in enumerate(self.draft.passages)])
         verdict = self.draft.verdict
@@ -254,14 +256,14 @@ class TurnRun:
             yield from self._say(verdict.footer(), "footer")
         yield self._done()
 
-    def _prompt(self, template: str, profile: Any) -> list[dict[str, str]]:
+    def _prompt(self, template: str, profile: Any, *, also_fact: bool = False) -> list[dict[str, str]]:
         from advisor.hygiene import as_data
         from advisor.prompt_context import compact_costs, compact_models, compact_scores, fit_passages
         from advisor.prompts import render
         from advisor.routing import wants_costs, wants_models
 
         question, folder = self.draft.question, self.settings.prompts_dir
-        variables: dict[str, Any] = {"costs": "", "models": ""}
+        variables: dict[str, Any] = {"costs": "", "models": "", "also_fact": also_fact}
         volume = getattr(profile, "monthly_tokens", None)
         if volume or wants_costs(question):
             variables["costs"] = compact_costs(volume or 5e8, self.settings)

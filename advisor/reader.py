@@ -41,13 +41,17 @@ log = logging.getLogger(__name__)
 CATEGORICAL: tuple[str, ...] = ("team_ml_expertise", "data_sensitivity", "deployment", "task_scope", "quality_bar",
                                 "needs_custom_architecture", "strategic_moat", "needs_model_control")
 NUMERIC: tuple[str, ...] = tuple(COMPATIBLE)
-_VERSION = "reader-1"  # part of the cache key: change it when features or training change
-_EMBED_WEIGHT = 2.0  # the embedding's share against the n-gram features (tuned on the dev situations)
-_C = 32.0
+_VERSION = "reader-4"  # part of the cache key: change it when features or training change
+_EMBED_WEIGHT = 1.0  # the embedding's share against the n-gram features (tuned on the dev situations)
+_C = 16.0  # regularisation, chosen with the weight above on the dev situations
+# The router keeps its own: the dev situations hold no routing cases to choose them on.
+_ROUTER_EMBED_WEIGHT = 2.0
+_ROUTER_C = 32.0
 # A field is stated when its best unit's probability reaches this (tuned on the dev situations, never on the
 # frozen held-out set).
 _THRESHOLD = 0.4
 _NUMBER_THRESHOLD = 0.4
+_OWN_THRESHOLD = 0.2  # below this a unit is not the user's own situation (chosen on the dev situations)
 _NONE = "<not stated>"  # not "none": that is a value of team_ml_expertise
 _SENTENCE = re.compile(r"[^.!?;\n]+(?:[.!?;]+|$)")
 _CLAUSE_BREAK = re.compile(
@@ -118,25 +122,26 @@ def _window(text: str, span: Span, width: int = 8) -> str:
 class _Features:
     """Word n-grams, character n-grams and a sentence embedding, fitted on the training texts."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], embed_weight: float | None = None) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        self.embed_weight = _EMBED_WEIGHT if embed_weight is None else embed_weight
         self.words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2, sublinear_tf=True).fit(texts)
 
     def __call__(self, texts: Sequence[str], vectors: np.ndarray, extra: np.ndarray | None = None) -> Any:
         import scipy.sparse as sp
 
-        parts = [self.words.transform(texts), self.chars.transform(texts), sp.csr_matrix(vectors * _EMBED_WEIGHT)]
+        parts = [self.words.transform(texts), self.chars.transform(texts), sp.csr_matrix(vectors * self.embed_weight)]
         if extra is not None:
             parts.append(sp.csr_matrix(extra))
         return sp.hstack(parts).tocsr()
 
 
-def _fit(x: Any, y: Sequence[str]) -> Any:
+def _fit(x: Any, y: Sequence[str], c: float | None = None) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=_C, max_iter=5000, class_weight="balanced").fit(x, np.asarray(y))
+    return LogisticRegression(C=_C if c is None else c, max_iter=5000, class_weight="balanced").fit(x, np.asarray(y))
 
 
 def _unit_features(spans: Sequence[Span]) -> np.ndarray:
@@ -155,6 +160,10 @@ class Reader:
         x = self._unit_features(texts, vectors)
         self._fields = {name: _fit(x, [str(s.labels.get(name, _NONE)) for s in statements])
                         for name in CATEGORICAL}
+        # Whether a statement tells the user's own situation at all (not a competitor's, a past or a wished-for
+        # one, a question): one judgement shared by every field, learned from the banks' distractors and
+        # hypotheticals.
+        self._own = _fit(x, ["own" if s.labels else "other" for s in statements])
         windows, spans, labels = [], [], []
         for statement in statements:
             text = normalise(statement.text)
@@ -165,8 +174,8 @@ class Reader:
         self._window_features = _Features(windows)
         self._numbers = _fit(self._window_features(windows, encoder(windows), _unit_features(spans)), labels)
         messages = [r.text for r in routes]
-        self._message_features = _Features(messages)
-        self._router = _fit(self._message_features(messages, encoder(messages)), [r.route for r in routes])
+        self._message_features = _Features(messages, _ROUTER_EMBED_WEIGHT)
+        self._router = _fit(self._message_features(messages, encoder(messages)), [r.route for r in routes], _ROUTER_C)
         self.training_s = time.perf_counter() - started
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -188,9 +197,11 @@ class Reader:
             return found
         unit_texts = [text[a:b] for a, b in units]
         x = self._unit_features(unit_texts, self.encoder(unit_texts))
+        own = self._own.predict_proba(x)[:, list(self._own.classes_).index("own")] >= _OWN_THRESHOLD
         for name in CATEGORICAL:
             model = self._fields[name]
             probabilities = model.predict_proba(x)
+            probabilities[~own] = 0.0
             none = list(model.classes_).index(_NONE)
             masked = probabilities.copy()
             masked[:, none] = -1.0
@@ -205,8 +216,10 @@ class Reader:
                 self._window_features(windows, self.encoder(windows), _unit_features(spans)))
             classes = list(self._numbers.classes_)
             for span, probs in zip(spans, px, strict=True):
+                if not any(o for (a, b), o in zip(units, own, strict=True) if a <= span.start < b):
+                    continue
                 for col in np.argsort(-probs):
-                    name = classes[col]
+                    name = str(classes[col])
                     if name == _NONE or probs[col] < _NUMBER_THRESHOLD:
                         break
                     value = span_value(span, name)
@@ -269,6 +282,33 @@ def _encoder() -> Encoder:
     return encode
 
 
+def _remembering(encoder: Encoder, path: Path) -> Encoder:
+    """The encoder, with the vectors of texts it has embedded before (for training) read from and kept in path,
+    so that retraining after a change to the banks embeds only the new statements."""
+    known: dict[str, np.ndarray] = {}
+    if path.is_file():
+        try:
+            with np.load(path) as saved:
+                known = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
+        except Exception as exc:  # a torn or foreign file: embed again
+            log.warning("ignoring the vector cache %s: %s", path, exc)
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = [t for t, k in zip(texts, keys, strict=True) if k not in known]
+        if missing:
+            for key, vector in zip([hashlib.sha1(t.encode()).hexdigest() for t in missing], encoder(missing),
+                                   strict=True):
+                known[key] = vector
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.stem + ".tmp.npz")
+            np.savez(partial, keys=np.array(list(known)), vectors=np.array(list(known.values())))
+            partial.replace(path)
+        return np.array([known[k] for k in keys], dtype=np.float32)
+
+    return encode
+
+
 def _training_key(paths: Sequence[Path]) -> str:
     import sklearn
 
@@ -283,16 +323,16 @@ def _training_key(paths: Sequence[Path]) -> str:
 
 def load_reader(settings: Settings | None = None, *, cache_dir: Path | None = None) -> Reader:
     """The trained reader: from this process, from the cache on disk, or trained now (once) and cached."""
-    from advisor.banks import ROUTING_BANK, STATEMENT_BANKS, load_routes, load_statements
+    from advisor.banks import ROUTING_BANKS, STATEMENT_BANKS, load_routes, load_statements
 
-    paths = (*STATEMENT_BANKS, ROUTING_BANK)
+    paths = (*STATEMENT_BANKS, *ROUTING_BANKS)
     key = _training_key(paths)
     if key in _LOADED:
         return _LOADED[key]
     with _LOCK:
         if key in _LOADED:
             return _LOADED[key]
-        folder = cache_dir or ((settings.data_dir if settings else Path(".advisor-data")) / "reader")
+        folder = cache_dir or (settings.reader_dir if settings else Path(".advisor-data") / "reader")
         path = folder / f"{key}.pkl"
         encoder = _encoder()
         reader: Reader | None = None
@@ -305,14 +345,41 @@ def load_reader(settings: Settings | None = None, *, cache_dir: Path | None = No
                 log.warning("could not read the reader cache %s (%s); training again", path, exc)
                 reader = None
         if reader is None:
-            reader = Reader(encoder, load_statements(), load_routes())
+            reader = Reader(_remembering(encoder, folder / "vectors.npz"), load_statements(), load_routes())
             folder.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".tmp")
-            encoder_ref, reader.encoder = reader.encoder, None  # type: ignore[assignment]
+            reader.encoder = None  # type: ignore[assignment]  # not picklable; attached again below
             with partial.open("wb") as handle:
                 pickle.dump(reader, handle)
-            reader.encoder = encoder_ref
             partial.replace(path)
+            reader.encoder = encoder  # reading embeds afresh; the vector cache is for training only
             log.info("trained the situation reader in %.1f s (cached at %s)", reader.training_s, path)
         _LOADED[key] = reader
         return reader
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m advisor.reader build`: train the reader now (or find it cached) and say where it is."""
+    import argparse
+
+    from advisor.config import Settings, set_offline_env
+
+    set_offline_env()
+    parser = argparse.ArgumentParser(prog="python -m advisor.reader", description=main.__doc__)
+    parser.add_argument("command", choices=["build"])
+    parser.parse_args(argv)
+    settings = Settings()
+    started = time.perf_counter()
+    # Through the module, not this __main__ copy of it, so that the cache holds advisor.reader.Reader.
+    from advisor import reader as module
+
+    reader = module.load_reader(settings)
+    print(f"situation reader ready in {time.perf_counter() - started:.1f} s (training took {reader.training_s:.1f} s; "
+          f"cached in {settings.reader_dir})")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -13,7 +13,7 @@ __all__ = ["GATING_FIELDS", "QUESTIONS", "Verdict", "gating_questions", "option_
 GATING_FIELDS = ("data_sensitivity", "deployment", "needs_custom_architecture")
 QUESTIONS = {
     "data_sensitivity": "Will the model see regulated data (personal, health, financial or classified) that must "
-                        "stay on your own infrastructure?",
+                        "stay on your own infrastructure, or would a provider agreement (BAA, zero retention) do?",
     "deployment": "Where must it run: a cloud service, your own servers, an air-gapped network, or on devices?",
     "task_scope": "Is the task narrow (fixed labels, routing, field extraction) or open-ended (chat, Q&A, "
                   "drafting)?",

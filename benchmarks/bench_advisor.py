@@ -4,7 +4,7 @@
     python benchmarks/bench_advisor.py --no-local # overhead only
 
 Time to the `verdict` event and to the first `text` event of a situation question are measured with both models;
-the event stream's own cost is the share of a turn spent outside the components it calls (retrieval, extraction,
+the event stream's own cost is the share of a turn spent outside the components it calls (retrieval, reading,
 scoring, prompts, token counting, the model, the store), each timed in the same turns.
 
 Overhead is measured with a scripted OpenAI-compatible server that answers instantly, so what remains is the
@@ -49,7 +49,7 @@ def _rss_mb(pid: int | None = None) -> float:
 
 
 class _Clock:
-    """Time spent inside the components a turn calls (retrieval, extraction, scoring, prompts, token counting,
+    """Time spent inside the components a turn calls (retrieval, reading, scoring, prompts, token counting,
     the model, the store), so that what is left of a turn's time is the pipeline's own glue and its events."""
 
     def __init__(self) -> None:
@@ -84,13 +84,47 @@ def _clock_components(advisor: Any) -> _Clock:
         for name in names:
             clock.wrap(owner, name)
     # The pipeline imports these when it runs a step, so wrapping the module attribute is enough.
-    for module, name in (("advisor.extraction", "extract_profile"), ("advisor.scoring", "score_profile"),
+    for name in ("read", "route"):
+        clock.wrap(advisor.reader, name)
+    for module, name in (("advisor.scoring", "score_profile"),
                          ("advisor.scoring", "load_policy"), ("advisor.prompts", "render"),
                          ("advisor.prompt_context", "fit_passages"), ("advisor.prompt_context", "compact_costs"),
                          ("advisor.prompt_context", "compact_models"), ("advisor.citations", "attribute_citations"),
-                         ("advisor.routing", "is_situation"), ("advisor.hygiene", "clean_message")):
+                         ("advisor.routing", "decide"), ("advisor.hygiene", "clean_message")):
         clock.wrap(importlib.import_module(module), name)
     return clock
+
+
+def _understanding_times(advisor: Any) -> tuple[float, float]:
+    """Median seconds to read a situation message and to route one, over the development situations."""
+    from advisor.understanding_eval import dev_cases
+
+    messages = [m for case in dev_cases() for m in case.messages]
+    reader = advisor.reader
+    reader.read(messages[:1])
+    read, route = [], []
+    for message in messages:
+        started = time.perf_counter()
+        reader.read([message])
+        read.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reader.route(message)
+        route.append(time.perf_counter() - started)
+    return statistics.median(read), statistics.median(route)
+
+
+# What the understanding step used to be: the bundled model asked for the situation's facts as schema-constrained
+# JSON with the user's words (before the reader, this ran before every verdict). Kept here only to measure it.
+_OLD_EXTRACTION = ("Read what the user wrote about their situation and fill in ONLY the facts they actually state. "
+                   "For each fact, copy the user's exact supporting words into \"quote\" first, then give the value. "
+                   "Fields: team_ml_expertise, data_sensitivity, deployment, task_scope, quality_bar, "
+                   "labeled_examples, monthly_tokens, latency_ms, budget_usd, time_to_market_weeks.\n\n"
+                   "What the user wrote:\n<user_text>\n{text}\n</user_text>\n\nReply with a JSON object "
+                   '{{"facts": [{{"field": ..., "quote": ..., "value": ...}}]}}.')
+_OLD_SCHEMA = {"title": "situation", "type": "object", "required": ["facts"], "properties": {"facts": {
+    "type": "array", "items": {"type": "object", "required": ["field", "quote", "value"], "properties": {
+        "field": {"type": "string"}, "quote": {"type": "string"},
+        "value": {"type": ["string", "number", "boolean"]}}}}}}
 
 
 def bench_overhead(settings: Settings, *, repeats: int) -> dict[str, float]:
@@ -132,8 +166,10 @@ def bench_overhead(settings: Settings, *, repeats: int) -> dict[str, float]:
                 turns.append(total)
                 glue.append((total - (clock.seconds - before)) / total)
         model_calls = len(fake.chat_requests())
+    reading, routing = _understanding_times(advisor)
     return {"fact_ms_median": statistics.median(times["fact"]) * 1000,
             "situation_ms_median": statistics.median(times["situation"]) * 1000,
+            "read_ms_median": reading * 1000, "route_ms_median": routing * 1000,
             "verdict_ms_median": statistics.median(verdict_s) * 1000,
             "first_text_ms_median": statistics.median(first_text_s) * 1000,
             "turn_ms_median": statistics.median(turns) * 1000, "glue_share_median": statistics.median(glue),
@@ -225,12 +261,19 @@ def bench_local(settings: Settings, *, repeats: int) -> dict[str, float]:
                         first_text_s.append(time.perf_counter() - started)
                         break
         advisor.ask(FACT[3])  # a full turn, for memory
+        old = []
+        for question in SITUATION[:2]:  # the model extraction the reader replaced, in the same run
+            started = time.perf_counter()
+            llm.complete([{"role": "user", "content": _OLD_EXTRACTION.format(text=question)}], max_tokens=400,
+                         json_schema=_OLD_SCHEMA, deterministic=True)
+            old.append(time.perf_counter() - started)
         raw_tps = statistics.median(r[1] for r in raw)
         our_tps = statistics.median(o[1] for o in ours)
         return {"raw_gen_tok_s": raw_tps, "advisor_gen_tok_s": our_tps, "gen_ratio": our_tps / raw_tps,
                 "raw_first_token_s": statistics.median(r[0] for r in raw),
                 "advisor_first_token_s": statistics.median(o[0] for o in ours),
                 "turn_first_token_s": statistics.median(ttft), "verdict_s": statistics.median(verdict_s),
+                "old_extraction_s": statistics.median(old),
                 "situation_first_text_s": statistics.median(first_text_s),
                 "server_peak_rss_mb": _rss_mb(server.pid), "advisor_peak_rss_mb": _rss_mb()}
     finally:
@@ -256,6 +299,8 @@ def main() -> int:
               f"situation {o['situation_ms_median']:.0f} ms median (target <= 100 ms)")
         print(f"events     situation, instant model: verdict at {o['verdict_ms_median']:.0f} ms, first text at "
               f"{o['first_text_ms_median']:.0f} ms (medians)")
+        print(f"reader     reading a situation message {o['read_ms_median']:.0f} ms, routing one "
+              f"{o['route_ms_median']:.0f} ms (medians over the dev situations; target <= 200 ms)")
         print(f"events     a turn through the event stream {o['turn_ms_median']:.0f} ms, of which the pipeline's own "
               f"glue and events {o['glue_share_median']:.1%} and its components the rest (median; target <= 5%)")
         if not args.no_local:
@@ -265,8 +310,9 @@ def main() -> int:
             print(f"first token same prompt: {r['advisor_first_token_s']:.1f} s advisor vs "
                   f"{r['raw_first_token_s']:.1f} s raw; a whole turn (retrieval + prompt + model): "
                   f"{r['turn_first_token_s']:.1f} s median")
-            print(f"events     situation, local model: verdict at {r['verdict_s']:.1f} s, first prose at "
-                  f"{r['situation_first_text_s']:.1f} s (medians)")
+            print(f"events     situation, local model: verdict at {r['verdict_s']:.1f} s (target <= 3 s), first prose "
+                  f"at {r['situation_first_text_s']:.1f} s (medians); the model extraction it replaced took "
+                  f"{r['old_extraction_s']:.1f} s a message in the same run")
             print(f"memory     peak RSS: server {r['server_peak_rss_mb']:.0f} MB, advisor process "
                   f"{r['advisor_peak_rss_mb']:.0f} MB")
     out = REPO_ROOT / "benchmarks" / "results"

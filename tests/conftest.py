@@ -72,10 +72,26 @@ def embedder():  # type: ignore[no-untyped-def]
     return load_embedder(Settings().resolved_embed_model_path())
 
 
+# The trained situation reader is built once into the repo's data dir (as `make` does) and shared by every test,
+# also by the CLI's subprocesses, whose data dir links to it.
+SHARED_READER = REPO_ROOT / ".advisor-data" / "reader"
+
+
 @pytest.fixture(scope="session")
 def shipped_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings whose data dir holds an index of the shipped knowledge."""
-    return Settings(data_dir=tmp_path_factory.mktemp("shipped-data"), knowledge_dir=REPO_ROOT / "knowledge")
+    """Settings whose data dir holds an index of the shipped knowledge (and links to the shared reader)."""
+    data = tmp_path_factory.mktemp("shipped-data")
+    SHARED_READER.mkdir(parents=True, exist_ok=True)
+    (data / "reader").symlink_to(SHARED_READER, target_is_directory=True)
+    return Settings(data_dir=data, knowledge_dir=REPO_ROOT / "knowledge")
+
+
+@pytest.fixture(scope="session")
+def reader(shipped_settings: Settings):  # type: ignore[no-untyped-def]
+    """The trained situation reader and router."""
+    from advisor.reader import load_reader
+
+    return load_reader(shipped_settings)
 
 
 @pytest.fixture(scope="session")

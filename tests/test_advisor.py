@@ -3,7 +3,6 @@ scorer, catalog, cost model and SQLite store."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -57,23 +56,19 @@ def test_fact_question_is_answered_from_cited_passages(advisor: Advisor, fake: F
 
 
 def test_situation_gets_the_scorers_recommendation(advisor: Advisor, fake: FakeOpenAI) -> None:
-    # The model invents a budget with no supporting words and a deployment the user never mentioned.
-    fake.enqueue(json.dumps({"budget_usd": {"quote": "a budget of five million", "value": 5e6},
-                             "quality_bar": {"quote": "best quality", "value": "frontier"}}),
-                 "Open weights keep patient data in-house [1]. Risks: operations [2].")
+    fake.enqueue("Open weights keep patient data in-house [1]. Risks: operations [2].")
     answer = advisor.ask(HOSPITAL)
     assert answer.kind == "situation" and answer.recommendation == "open_weight"
     assert answer.scores and answer.scores["recommended"] == "open_weight"
     assert answer.profile and answer.profile["data_sensitivity"] == "regulated"
+    assert answer.profile.get("team_ml_expertise") == "experienced"
     assert "budget_usd" not in answer.profile and "quality_bar" not in answer.profile
     assert answer.answer.startswith("**Recommendation: Open-weight model")
     assert "What would change the recommendation" in answer.answer
-    extraction = fake.chat_requests()[0]
-    assert extraction["response_format"]["type"] == "json_schema"
-    assert HOSPITAL in extraction["messages"][0]["content"]
+    assert len(fake.chat_requests()) == 1  # reading the situation needed no model call; only the answer did
     prompt = _answer_prompt(fake)
     assert "**open_weight**" in prompt and "score_options" in prompt
-    assert "Sensitive data and regulated industries" in prompt  # the passage behind the scorer's top reason
+    assert "How this affects the choice" in prompt  # the passage behind the scorer's deciding reason
 
 
 def test_unknown_gating_facts_make_it_provisional_and_the_next_message_completes_it(advisor: Advisor) -> None:
@@ -84,7 +79,7 @@ def test_unknown_gating_facts_make_it_provisional_and_the_next_message_completes
     second = advisor.ask("The data is regulated health data and it must run on our own on-prem servers.",
                          conversation_id=first.conversation_id)
     assert second.profile and second.profile["data_sensitivity"] == "regulated"
-    assert second.profile["deployment"] == "on_prem" and second.profile["task_scope"] == "broad"
+    assert second.profile["deployment"] == "on_prem"
     assert not second.provisional and second.recommendation == "open_weight"
 
 
@@ -232,7 +227,7 @@ def test_passages_are_trimmed_to_the_context_window(shipped_settings, retriever,
 def test_streamed_text_is_the_answer_with_usage(advisor: Advisor, fake: FakeOpenAI) -> None:
     from advisor.events import DoneEvent, TextEvent
 
-    fake.enqueue(json.dumps({}), "Open weights fit [1] because data stays home [2].")
+    fake.enqueue("Open weights fit [1] because data stays home [2].")
     events = list(advisor.events(HOSPITAL))
     final = events[-1]
     assert isinstance(final, DoneEvent)

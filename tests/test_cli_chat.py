@@ -29,7 +29,7 @@ def fake_env(monkeypatch: pytest.MonkeyPatch, shipped_index, tmp_path) -> Iterat
 
 
 def test_ask_json_contract_and_conversation(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
-    fake_env.enqueue("{}", "Keep the data in-house with open weights [1].")
+    fake_env.enqueue("Keep the data in-house with open weights [1].")
     assert main(["ask", "Our patient records must stay on our own servers. What should we do?", "--json"]) == EXIT_OK
     out = json.loads(capsys.readouterr().out)
     assert {"answer", "recommendation", "sources", "profile", "scores", "model", "latency_s", "usage"} <= set(out)
@@ -98,7 +98,7 @@ def test_chat_in_a_terminal_session(fake_env: FakeOpenAI) -> None:
 
 
 def test_ask_events_prints_json_lines(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
-    fake_env.enqueue("{}", "Keep the data in-house with open weights [1].")
+    fake_env.enqueue("Keep the data in-house with open weights [1].")
     assert main(["ask", "Our patient records must stay on our own servers. What should we do?", "--events"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     kinds = [e["type"] for e in events]

@@ -82,7 +82,7 @@ def test_fact_turn_events(advisor: Advisor, scripted: ScriptedLLM) -> None:
 
 
 def test_situation_turn_emits_verdict_and_sources_before_prose(advisor: Advisor, scripted: ScriptedLLM) -> None:
-    scripted.enqueue('{"facts": []}', "Open weights keep the records in-house [1].")
+    scripted.enqueue("Open weights keep the records in-house [1].")
     events = list(advisor.events(HOSPITAL))
     assert _types(events) == ["status:understanding", "status:scoring", "verdict", "status:retrieving", "sources",
                               "status:writing", "text", "done"]
@@ -111,7 +111,7 @@ def test_off_topic_turn_has_no_sources_and_no_model_call(advisor: Advisor, scrip
 
 def test_degraded_situation_and_failed_fact_turns(advisor: Advisor, scripted: ScriptedLLM) -> None:
     down = LLMError("cannot reach the model scripted/fake: is its server running?", kind="unavailable")
-    scripted.enqueue(down, down)  # the extraction, then the answer
+    scripted.enqueue(down)  # the answer (understanding needs no model call)
     events = list(advisor.events(HOSPITAL))
     assert _types(events) == ["status:understanding", "status:scoring", "verdict", "status:retrieving", "sources",
                               "status:writing", "text", "done"]
@@ -191,7 +191,7 @@ def test_stop_ends_a_request_still_waiting_for_its_first_token(shipped_settings,
 
 def test_async_iterator_never_blocks_the_event_loop(advisor: Advisor, scripted: ScriptedLLM) -> None:
     scripted.piece_delay_s = 0.02
-    scripted.enqueue('{"facts": []}', "Self-host open weights [1]. " * 20)
+    scripted.enqueue("Self-host open weights [1]. " * 20)
 
     async def main() -> tuple[list[Event], list[float]]:
         ticks: list[float] = []
@@ -306,7 +306,7 @@ def test_two_simultaneous_first_requests_build_everything_once(small_kb: Path, t
     for t in threads:
         t.join(120)
     assert not errors and len(answers) == 2
-    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1}
+    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1, "reader": 1}
     index = advisor.retriever.index
     before = index.count()
     assert index.ingest(progress=False).summary().count(" 0 new") or index.count() == before  # nothing twice
@@ -321,9 +321,9 @@ def test_warm_builds_up_front_and_close_releases(small_kb: Path, tmp_path: Path)
     llm.on_close = lambda: closed.append(True)
     advisor = Advisor(Settings(data_dir=tmp_path / "data", knowledge_dir=small_kb), llm=llm)
     advisor.warm()
-    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1}
+    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1, "reader": 1}
     advisor.ask("What vendor risks does alpha have?")
-    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1}  # nothing more to build
+    assert advisor.builds == {"ingest": 1, "retriever": 1, "store": 1, "reader": 1}  # nothing more to build
     advisor.close()
     assert closed == [True]
 
@@ -394,7 +394,7 @@ def test_a_deployment_ships_its_own_policy_and_prompts(shipped_settings, retriev
     (prompts / "system.j2").write_text("HOUSE RULES FIRST.\n" + (prompts / "system.j2").read_text(encoding="utf-8"),
                                        encoding="utf-8")
     advisor = _advisor(shipped_settings, retriever, tmp_path, scripted, scoring_policy=policy, prompts_dir=prompts)
-    scripted.enqueue('{"facts": []}', "Fine [1].")
+    scripted.enqueue("Fine [1].")
     answer = advisor.ask(HOSPITAL)
     assert answer.answer.startswith("**Recommendation: Our own open model (`open_weight`)**")
     system = next(r for r in scripted.history if r["stream"])["messages"][0]["content"]

@@ -14,10 +14,10 @@ VARIABLES = {
     "system": {},
     "condense": {"history": [type("T", (), {"user": "What is LoRA?", "answer": "A method."})()],
                  "message": "And QLoRA?"},
-    "extract": {"text": "We run on-prem.", "fields": [("deployment", "cloud | on_prem")]},
     "answer_fact": {"passages": [PASSAGE], "question": "Q?", "costs": "", "models": ""},
     "answer_situation": {"passages": [PASSAGE], "question": "Q?", "costs": "c", "models": "m",
-                         "recommendation": "api", "label": "Commercial API", "scores": "recommended: api"},
+                         "recommendation": "api", "label": "Commercial API", "scores": "recommended: api",
+                         "also_fact": True},
 }
 
 
@@ -39,3 +39,10 @@ def test_missing_variable_is_an_error(name: str) -> None:
     variables.pop(sorted(variables)[-1])
     with pytest.raises(jinja2.UndefinedError):
         render(name, **variables)
+
+
+def test_a_situation_with_a_fact_question_asks_for_the_answer_too() -> None:
+    both = render("answer_situation", **VARIABLES["answer_situation"])
+    only = render("answer_situation", **{**VARIABLES["answer_situation"], "also_fact": False})
+    assert "**Your question**" in both and "four sections" in both
+    assert "**Your question**" not in only and "three sections" in only

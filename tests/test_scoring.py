@@ -23,6 +23,13 @@ TABLE: list[tuple[str, dict[str, Any], str]] = [
      "open_weight"),
     ("patient records even without ML staff", {"data_sensitivity": "regulated", "team_ml_expertise": "none"},
      "open_weight"),
+    # Regulated data must stay on own infrastructure, so the hosted API is out even for a team that would
+    # otherwise take it (no ML staff, a short deadline); a provider agreement makes the data internal instead.
+    ("regulated data, no ML team, a month to ship", {"data_sensitivity": "regulated", "team_ml_expertise": "none",
+                                                     "time_to_market_weeks": 4}, "open_weight"),
+    ("a provider agreement is acceptable: internal data", {"data_sensitivity": "internal",
+                                                           "team_ml_expertise": "none", "time_to_market_weeks": 4},
+     "api"),
     ("air-gapped network", {"deployment": "air_gapped"}, "open_weight"),
     ("on-device generation", {"deployment": "edge", "task_scope": "broad"}, "open_weight"),
     ("on-device classifier with labels", {"deployment": "edge", "task_scope": "narrow", "labeled_examples": 5000},
@@ -89,9 +96,11 @@ def test_output_shape_reasons_and_assumptions() -> None:
     assert set(data) == {"recommended", "ranking", "flips", "assumptions", "profile"}
     api = next(r for r in data["ranking"] if r["option"] == "api")
     assert api["eligible"] is False and data["ranking"][-1]["eligible"] is False
-    excluded = [r for r in api["reasons"] if r["effect"] == "excluded"]
-    assert excluded and excluded[0]["factor"] == "deploy-air-gapped" and "air_gapped" in excluded[0]["input"]
-    assert excluded[0]["source"] == "guides/privacy-and-regulation.md#Air-gapped and on-premises deployments"
+    excluded = {r["factor"]: r for r in api["reasons"] if r["effect"] == "excluded"}
+    assert set(excluded) == {"data-regulated", "deploy-air-gapped"}
+    assert "air_gapped" in excluded["deploy-air-gapped"]["input"]
+    assert excluded["deploy-air-gapped"]["source"] == ("guides/privacy-and-regulation.md#Air-gapped and "
+                                                       "on-premises deployments")
     for option in data["ranking"]:
         assert 0 <= option["score"] <= 100
         for reason in option["reasons"]:
