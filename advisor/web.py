@@ -40,7 +40,8 @@ CSS = """
 .verdict-card .badge.firm { background: #dcfce7; color: #166534; }
 .verdict-card ul.facts { padding-left: 1.1em; }
 .verdict-card .quote { color: var(--body-text-color-subdued); font-style: italic; }
-details.source summary { cursor: pointer; }
+details.source summary { cursor: pointer; font-size: 0.95em; }
+details.source summary .title { font-weight: 600; }
 details.source .passage { margin: 6px 0 2px 12px; padding-left: 8px; border-left: 3px solid #cbd5e1;
   font-size: 0.92em; }
 details.source .path { margin-left: 12px; font-size: 0.8em; color: var(--body-text-color-subdued); }

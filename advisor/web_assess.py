@@ -28,9 +28,9 @@ def _choices(field: str) -> list[str] | None:
     """The allowed values of a choice field (Literal or bool), or None for a number."""
     annotation = Profile.model_fields[field].annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    literals = [v for a in args for v in typing.get_args(a)] if args else []
     if bool in args:
         return list(_YES_NO)
+    literals = [v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a)]
     return [str(v) for v in literals] or None
 
 
@@ -60,7 +60,7 @@ class AssessTab:
     reasons: gr.Markdown
     assumptions: gr.Dataframe
     flips: gr.Dataframe
-    json: gr.Code
+    json: gr.Textbox
     to_chat: gr.Button
 
     def score(self, *values: Any) -> tuple[Any, ...]:
@@ -134,7 +134,9 @@ def build_assess(settings: Settings) -> AssessTab:
             with gr.Accordion("Why: each factor, with the guide section behind it", open=False):
                 reasons = gr.Markdown(elem_id="assess-reasons")
             with gr.Accordion("The same output as `advisor score --json`", open=False):
-                json_out = gr.Code(language="json", elem_id="assess-json", interactive=False)
+                # A plain text box: its value is exactly the bytes `advisor score --json` prints.
+                json_out = gr.Textbox(elem_id="assess-json", show_label=False, lines=12, max_lines=40,
+                                      interactive=False, buttons=["copy"])
     tab = AssessTab(settings, inputs, summary, plot, reasons, assumptions, flips, json_out, to_chat)
     run.click(tab.score, inputs, [summary, plot, reasons, assumptions, flips, json_out], concurrency_limit=None)
     return tab

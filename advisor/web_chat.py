@@ -154,9 +154,9 @@ class ChatTab:
                 given[turn_id] = self.advisor.feedback(turn_id, rating, source="web")
         except InputError as exc:
             return given, f"⚠️ {exc}", gr.update(visible=False), None
-        thumb = "👍" if rating > 0 else "👎"
-        return (given, f"{thumb} Thanks, recorded. Add a comment below if you like.", gr.update(visible=True),
-                turn_id)
+        thumb = "up" if rating > 0 else "down"
+        return (given, f"Thumbs {thumb}: thanks, recorded. Add a comment below if you like.",
+                gr.update(visible=True), turn_id)
 
     def comment(self, text: str, given: dict[str, int], turn_id: str | None) -> tuple[Any, ...]:
         """The optional comment on the feedback just given."""

@@ -69,7 +69,9 @@ class CostsTab:
             return skip, f"⚠️ {str(exc).strip().splitlines()[0]}", skip
         even = result["break_even"]
         figure = cost_figure(series, break_even_tokens=even["monthly_tokens"], volume=volume)
-        table = [[a["name"], a["value"], a["unit"], a["date"], a["source"]] for a in result["assumptions"]]
+        # What the user changed first, then the rest in the order the cost model used them.
+        used = sorted(result["assumptions"], key=lambda a: not str(a["source"]).startswith("override"))
+        table = [[a["name"], a["value"], a["unit"], a["date"], a["source"]] for a in used]
         return figure, _totals(result), table
 
     def set_override(self, name: str, value: float | None, overrides: dict[str, float]) -> tuple[Any, ...]:

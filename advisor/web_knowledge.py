@@ -70,9 +70,9 @@ class KnowledgeTab:
                 lines.append(f"⚠️ **{name}**: not added: {reason}")
             elif report.chunks_added:
                 verb = "updated" if report.updated_docs else "added"
-                lines.append(f"✅ **{name}**: {verb}, {report.chunks_added} passages ({report.seconds:.1f} s)")
+                lines.append(f"✓ **{name}**: {verb}, {report.chunks_added} passages ({report.seconds:.1f} s)")
             else:
-                lines.append(f"✅ **{name}**: unchanged, already in the index")
+                lines.append(f"✓ **{name}**: unchanged, already in the index")
         progress((len(files), len(files)), desc="Done")
         return ("\n\n".join(lines), *self.listing())
 

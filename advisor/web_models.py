@@ -17,6 +17,8 @@ __all__ = ["COLUMNS", "ModelsTab", "build_models"]
 ANY = "any"
 COLUMNS = ["id", "name", "vendor", "kind", "open weights", "licence", "commercial use", "context", "params (B)",
            "$/1M in", "$/1M out", "min GPU GB", "fits: needs GB", "as of", "stale", "sources"]
+_WIDTHS = ["150px", "170px", "100px", "90px", "70px", "110px", "80px", "90px", "70px", "70px", "70px", "80px",
+           "80px", "100px", "160px", "120px"]
 _SORTS = {"name": "name", "release date": "release", "context": "context", "parameters": "params",
           "blended price": "price_blended", "input price": "price_in", "output price": "price_out"}
 
@@ -29,7 +31,7 @@ def _row(hit: Any) -> list[Any]:
     m = hit.model
     links = " ".join(f"[{i}]({url})" if str(url).startswith("http") else str(url)
                      for i, url in enumerate(hit.sources, start=1))
-    stale = f"⚠️ {hit.stale_reason}" if hit.possibly_stale else ""
+    stale = f"⚠️ {hit.age_days} days old" if hit.possibly_stale else ""  # the reason is in the count line
     return [m.id, m.name, m.vendor, m.kind, _yes_no(m.open_weights), m.license, _yes_no(m.commercial_use),
             m.context_tokens, m.params_total_b, m.price.input_per_mtok if m.price else None,
             m.price.output_per_mtok if m.price else None,
@@ -92,14 +94,16 @@ def build_models(settings: Settings) -> ModelsTab:
     with gr.Row():
         open_only = gr.Checkbox(label="Open weights only", elem_id="models-open")
         commercial = gr.Checkbox(label="Commercial use allowed", elem_id="models-commercial")
-        min_context = gr.Number(label="Min context (tokens)", elem_id="models-context", minimum=0)
-        fits = gr.Number(label="Fits in GB (weights + 20%)", elem_id="models-fits", minimum=0)
+        min_context = gr.Number(None, label="Min context (tokens)", elem_id="models-context", minimum=0,
+                                placeholder="any")
+        fits = gr.Number(None, label="Fits in GB (weights + 20%)", elem_id="models-fits", minimum=0,
+                         placeholder="any")
         precision = gr.Dropdown(["bf16", "fp8", "int4"], value="bf16", label="at precision",
                                 elem_id="models-precision")
     count = gr.Markdown(elem_id="models-count")
     table = gr.Dataframe(headers=COLUMNS, elem_id="models-table", interactive=False, wrap=True,
                          datatype=[*(["str"] * (len(COLUMNS) - 1)), "markdown"],  # type: ignore[list-item]
-                         max_height=640,
+                         max_height=640, column_widths=_WIDTHS,
                          show_search="search", pinned_columns=1)
     inputs = [text, open_only, commercial, kind, licence, min_context, fits, precision, sort, descending]
     tab = ModelsTab(settings, inputs, table, count)

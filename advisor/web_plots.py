@@ -3,6 +3,7 @@ break-even marked."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +37,13 @@ def scores_figure(scores: Mapping[str, Any] | None, *, title: str = "Scores of t
                           for r in rows],
             text=[f"{r['score']:.0f}" + ("" if r["eligible"] else " · ruled out") for r in rows],
             textposition="auto", hovertemplate="%{y}: %{x:.1f}<extra></extra>"))
-    figure.update_layout(title=title, xaxis={"range": [0, 100], "title": "score"}, height=260,
-                         margin={"l": 10, "r": 10, "t": 40, "b": 30}, showlegend=False,
-                         template="plotly_white")
+    else:  # nothing scored yet: say so instead of drawing empty axes
+        figure.add_annotation(text="No verdict yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                              font={"size": 14, "color": _ELIGIBLE})
+    figure.update_layout(title=title, height=260, margin={"l": 10, "r": 10, "t": 40, "b": 30}, showlegend=False,
+                         template="plotly_white",
+                         xaxis={"range": [0, 100], "title": "score", "visible": bool(ranking)},
+                         yaxis={"visible": bool(ranking)})
     return figure
 
 
@@ -57,12 +62,14 @@ def cost_figure(series: Mapping[str, Any], *, break_even_tokens: float | None, v
                                 line={"color": _PICKED, "width": 3},
                                 customdata=[p["self_host_gpus"] for p in points],
                                 hovertemplate="%{x:.3s} tokens: $%{y:,.0f} (%{customdata} GPUs)<extra></extra>"))
+    # On a log axis plotly places annotations in log10 units (lines take data units), hence the two calls.
     if break_even_tokens is not None:
-        figure.add_vline(x=break_even_tokens, line_dash="dash", line_color="#16a34a",
-                         annotation_text=f"break-even {break_even_tokens:.3g} tokens/month",
-                         annotation_position="top left")
-    figure.add_vline(x=volume, line_dash="dot", line_color="#475569", annotation_text="your volume",
-                     annotation_position="bottom right")
+        figure.add_vline(x=break_even_tokens, line_dash="dash", line_color="#16a34a", name="break-even")
+        figure.add_annotation(x=math.log10(break_even_tokens), y=1, yref="paper", xanchor="right", showarrow=False,
+                              text=f"break-even {break_even_tokens:.3g} tokens/month", font={"color": "#16a34a"})
+    figure.add_vline(x=volume, line_dash="dot", line_color="#475569", name="your volume")
+    figure.add_annotation(x=math.log10(volume), y=0, yref="paper", xanchor="left", yanchor="bottom",
+                          showarrow=False, text="your volume", font={"color": "#475569"})
     figure.update_layout(title="Monthly cost against monthly volume", height=420, template="plotly_white",
                          xaxis={"type": "log", "title": "tokens a month (input + output)"},
                          yaxis={"type": "log", "title": "USD a month"},

@@ -104,8 +104,11 @@ def sources_markdown(sources: Iterable[Mapping[str, Any]], cited: set[int] | Non
         where = _e(source.get("section") or source.get("path") or "")
         text = "<br>".join(_e(line) for line in str(source.get("text") or "").splitlines() if line.strip())
         body = f'<div class="passage">{text}</div>' if text else ""
-        lines.append(f'<details class="source" data-n="{n}" data-cited="{str(was_cited).lower()}"><summary>'
-                     f"<b>[{n}] {_e(source.get('title', ''))}</b> — {where}{mark}</summary>{body}"
+        # Classes, not data attributes: the chat's HTML sanitizer keeps only the former.
+        kind = "source cited" if was_cited else "source"
+        lines.append(f'<details class="{kind}"><summary>'
+                     f'<span class="title">[{n}] {_e(source.get("title", ""))}</span> — {where}{mark}</summary>'
+                     f"{body}"
                      f'<div class="path">{_e(source.get("path", ""))}</div></details>')
     return "\n".join(lines)
 
@@ -125,17 +128,16 @@ def error_notice(message: str, hint: str) -> str:
 
 
 def reasons_markdown(ranking: Iterable[Mapping[str, Any]]) -> str:
-    """The scorer's reasons per option as Markdown tables: factor, effect, the input behind it, why, guide source."""
+    """The scorer's reasons per option as Markdown: each rule's effect, the input behind it, why, and the guide
+    section that justifies it."""
     blocks = []
     for option in ranking:
         state = "" if option.get("eligible", True) else " — ruled out"
-        rows = ["| factor | effect | input | why | source |", "|---|---|---|---|---|"]
+        lines = [f"#### {option['label']} (`{option['option']}`): {option['score']:.1f}{state}"]
         for r in option.get("reasons", []):
-            effect = r["effect"] if r["effect"] == "excluded" else f"{r['effect']:+d}"
-            why = str(r["why"]).replace("|", "\\|")
-            rows.append(f"| {r['factor']} | {effect} | {r.get('input', '')} | {why} | `{r['source']}` |")
-        if len(rows) == 2:
-            rows.append("| — | 0 | | no rule moved this option | |")
-        blocks.append(f"#### {option['label']} (`{option['option']}`): {option['score']:.1f}{state}\n\n"
-                      + "\n".join(rows))
+            effect = "**ruled out**" if r["effect"] == "excluded" else f"**{r['effect']:+d}**"
+            lines.append(f"- {effect} `{r['factor']}` ({r.get('input', '')}): {r['why']} — _{r['source']}_")
+        if len(lines) == 1:
+            lines.append("- no rule moved this option")
+        blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

@@ -159,7 +159,7 @@ def test_a_turn_becomes_chat_messages(advisor: Advisor) -> None:
     assert all(c["metadata"]["parent_id"] == steps["metadata"]["id"] and c["metadata"]["status"] == "done"
                for c in children)
     assert answer["content"].startswith("**Recommendation: Open-weight model")
-    assert '<details class="sources">' in answer["content"] and 'data-cited="true"' in answer["content"]
+    assert '<details class="sources">' in answer["content"] and 'class="source cited"' in answer["content"]
     assert "options" not in answer  # nothing left to ask: no clarifying replies
 
 
