@@ -17,8 +17,8 @@ __all__ = ["COLUMNS", "ModelsTab", "build_models"]
 ANY = "any"
 COLUMNS = ["id", "name", "vendor", "kind", "open weights", "licence", "commercial use", "context", "params (B)",
            "$/1M in", "$/1M out", "min GPU GB", "fits: needs GB", "as of", "stale", "sources"]
-_WIDTHS = ["150px", "170px", "100px", "90px", "70px", "110px", "80px", "90px", "70px", "70px", "70px", "80px",
-           "80px", "100px", "160px", "120px"]
+_WIDTHS: list[str | int] = ["150px", "170px", "100px", "90px", "70px", "110px", "80px", "90px", "70px", "70px",
+                            "70px", "80px", "80px", "100px", "110px", "120px"]
 _SORTS = {"name": "name", "release date": "release", "context": "context", "parameters": "params",
           "blended price": "price_blended", "input price": "price_in", "output price": "price_out"}
 
