@@ -9,6 +9,7 @@ feedback). A thumb records feedback at once; a comment added afterwards updates 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from advisor.advisor import InputError
+from advisor.events import Event, TextEvent
 from advisor.web_plots import scores_figure
 from advisor.web_render import verdict_card
 from advisor.web_turn import ChatTurn, Message, history_messages
@@ -80,14 +82,13 @@ class ChatTab:
         owners = dict(owners)
         busy = (gr.update(visible=False), gr.update(visible=True))
         yield (messages + turn.messages, skip, skip, "", "", skip, skip, *busy, saved)
+        card: tuple[Any, Any] = (skip, skip)
         try:
-            async for event in stream:
-                redraw = turn.apply(event)
+            async for redraw in _batches(stream, turn):
                 card = (verdict_card(turn.verdict), scores_figure(turn.verdict["scores"])) if (
                     redraw and turn.verdict) else (skip, skip)
-                if turn.finished:
-                    break
-                yield (messages + turn.messages, skip, skip, skip, skip, *card, skip, skip, skip)
+                if not turn.finished:
+                    yield (messages + turn.messages, skip, skip, skip, skip, *card, skip, skip, skip)
         except Exception as exc:  # never a stack trace in the page
             log.exception("chat turn %s failed", stream.turn_id)
             turn.messages.append({"role": "assistant", "content": f"⚠️ Something went wrong: {exc}"})
@@ -97,7 +98,6 @@ class ChatTab:
         owners.update({i: turn.turn_id for i in range(start + 1, start + len(turn.messages))})
         idle = (gr.update(visible=True), gr.update(visible=False))
         final = messages + turn.messages
-        card = (verdict_card(turn.verdict), scores_figure(turn.verdict["scores"])) if turn.verdict else (skip, skip)
         yield (final, final, owners, skip, skip, *card, *idle, skip)
 
     async def respond_to_option(self, messages: list[Message], owners: dict[int, str],
@@ -169,6 +169,44 @@ class ChatTab:
         except InputError as exc:
             return f"⚠️ {exc}", gr.skip()
         return "Comment recorded. Thank you.", ""
+
+
+async def _batches(stream: AsyncTurnStream, turn: ChatTurn, *, gap_s: float = 0.04, every_s: float = 0.1
+                   ) -> AsyncIterator[bool]:
+    """Apply the turn's events and say when to redraw (True when the verdict changed): at once for the verdict,
+    the first words and the end; otherwise once no further event has come for gap_s, and at least every every_s
+    while words keep coming. A burst of steps or words is drawn once: a fast model's hundred words a second
+    would otherwise redraw the page a hundred times."""
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[Event] | None = asyncio.ensure_future(stream.__anext__())
+    dirty = verdict = False
+    drawn = loop.time()
+    try:
+        while pending is not None:
+            wait = min(gap_s, max(0.0, drawn + every_s - loop.time())) if dirty else None
+            done, _ = await asyncio.wait({pending}, timeout=wait)
+            if done:
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    pending = None
+                    break
+                first_words = isinstance(event, TextEvent) and not turn.text
+                verdict |= turn.apply(event)
+                pending = None if turn.finished else asyncio.ensure_future(stream.__anext__())
+                dirty = True
+                urgent = verdict or first_words or turn.finished or loop.time() - drawn >= every_s
+            else:
+                urgent = True
+            if urgent:
+                yield verdict
+                dirty = verdict = False
+                drawn = loop.time()
+        if dirty:
+            yield verdict
+    finally:
+        if pending is not None:  # the page went away: cancelling the read stops the turn (it is still recorded)
+            pending.cancel()
 
 
 def _who(request: gr.Request) -> str:

@@ -1,9 +1,10 @@
 """One chat turn as the web page draws it: the Advisor's events turned into Gradio chat messages.
 
 A turn is the user's message; one collapsible status message whose title is the step now running (a spinner
-while it runs) with one nested message per step and its duration; then the answer as it streams, replaced by the
-final text at the end, with the clarifying replies as clickable options and the sources in a collapsible list
-below the prose. Messages are plain dicts in Gradio's format, so this module needs no Gradio.
+while it runs) with one nested message per step and its duration; then the answer as it streams (the sources in a
+collapsible message below it), replaced at the end by the final text with the sources folded into it as one
+collapsible list and the clarifying replies as clickable options. Messages are plain dicts in Gradio's format, so
+this module needs no Gradio.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class ChatTurn:
         self._names: list[str] = []
         self._started = time.perf_counter()
         self._answer: int | None = None
+        self._sources: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -75,7 +77,8 @@ class ChatTurn:
         elif isinstance(event, TextEvent):
             self._close_steps()
             self.text += event.delta
-            self._answer_message()["content"] = _with_sources(self.text, self.sources, None)
+            # The prose only grows at its end while it streams, so each update sends just the new words.
+            self._answer_message()["content"] = self.text
         elif isinstance(event, DoneEvent):
             self._close_steps()
             self._done(event.result)
@@ -83,7 +86,9 @@ class ChatTurn:
             self._close_steps()
             self.error = event
             message = self._answer_message()
-            message["content"] = (self.text + "\n\n" if self.text else "") + error_notice(event.message, event.hint)
+            text = (self.text + "\n\n" if self.text else "") + error_notice(event.message, event.hint)
+            message["content"] = _with_sources(text, self.sources, None) if self.text else text
+            self._drop_sources_message()
         return False
 
     def _status(self, event: StatusEvent) -> None:
@@ -120,7 +125,17 @@ class ChatTurn:
         if self._answer is None:
             self.messages.append({"role": "assistant", "content": ""})
             self._answer = len(self.messages) - 1
+            if self.sources:  # below the answer while it is written; folded into it at the end
+                self.messages.append({"role": "assistant", "content": sources_markdown(self.sources, None),
+                                      "metadata": {"title": f"Sources ({len(self.sources)} passages)",
+                                                   "status": "done"}})
+                self._sources = len(self.messages) - 1
         return self.messages[self._answer]
+
+    def _drop_sources_message(self) -> None:
+        if self._sources is not None:
+            del self.messages[self._sources]
+            self._sources = None
 
     def _done(self, result: Mapping[str, Any]) -> None:
         self.result = dict(result)
@@ -133,6 +148,7 @@ class ChatTurn:
         # The final list says which passages were cited; the passage text comes from the sources event.
         final = [{**given.get(int(s["n"]), {}), **s} for s in result.get("sources") or []] or self.sources
         message["content"] = _with_sources(answer, final, {int(s["n"]) for s in final if s.get("cited")})
+        self._drop_sources_message()
 
 
 def history_messages(turns: Sequence[Mapping[str, Any]]) -> tuple[list[Message], dict[int, str], dict[str, Any] | None]:

@@ -150,8 +150,8 @@ def test_stop_ends_the_answer_and_keeps_the_partial_turn(web: tuple[Advisor, str
     advisor, url = web
     page = guarded.page(url)
     ask(page, "Please give me a long answer about LoRA adapters, zq-stop.")
-    page.wait_for_function("""() => { const b = [...document.querySelectorAll('#chatbot [data-testid="bot"]')];
-                                      return b.length > 0 && b[b.length - 1].innerText.split(' ').length > 15; }""")
+    page.wait_for_function("""() => (document.querySelector('#chatbot').innerText
+                                        .match(/More grounded words/g) || []).length >= 3""")
     started = time.monotonic()
     page.click("#stop")
     wait_idle(page, 1)

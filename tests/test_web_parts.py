@@ -264,3 +264,23 @@ def test_assess_form_reads_not_stated_yes_no_and_quantities() -> None:
                                               "needs_model_control": True}
     with pytest.raises(ProfileError, match="monthly_tokens"):
         form_to_profile({**form, "monthly_tokens": "lots"})
+
+
+def test_the_chat_redraws_bursts_once_and_slow_words_often(advisor: Advisor) -> None:
+    import asyncio
+
+    from advisor.web_chat import _batches
+
+    async def draws(question: str) -> tuple[int, ChatTurn]:
+        stream = advisor.aevents(question)
+        turn = ChatTurn(question, turn_id=stream.turn_id)
+        return len([redraw async for redraw in _batches(stream, turn)]), turn
+
+    llm: ScriptedLLM = advisor.llm  # type: ignore[assignment]
+    llm.enqueue("Grounded [1]. " + "word " * 300)  # all at once: a fast hosted model
+    count, turn = asyncio.run(draws("What is QLoRA?"))
+    assert turn.finished and turn.text.count("word") == 300 and count < 15
+    llm.piece_delay_s = 0.03
+    llm.enqueue("Grounded [1]. " + "word " * 60)  # about two seconds of words
+    count, turn = asyncio.run(draws("What is LoRA?"))
+    assert turn.finished and count >= 12  # the page still sees the answer grow, about ten times a second

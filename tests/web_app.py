@@ -106,19 +106,18 @@ def wait_idle(page: Page, users: int, timeout_s: float = 60) -> None:
 
 
 def record_answer_growth(page: Page) -> None:
-    """Remember, in the page, every length the latest assistant message has as it changes (read with
+    """Remember, in the page, the length of every assistant message each time the chat changes (read with
     answer_lengths); a streamed answer has many."""
     page.evaluate("""() => { window.__lengths = [];
-        new MutationObserver(() => { const b = document.querySelectorAll('#chatbot [data-testid="bot"]');
-            if (b.length) window.__lengths.push([b.length, b[b.length - 1].innerText.length]); })
+        new MutationObserver(() => window.__lengths.push(
+            [...document.querySelectorAll('#chatbot [data-testid="bot"]')].map(b => b.innerText.length)))
           .observe(document.querySelector('#chatbot'), {subtree: true, childList: true, characterData: true}); }""")
 
 
 def answer_lengths(page: Page) -> list[int]:
-    """The distinct lengths the final answer message had since record_answer_growth, in order."""
-    seen = page.evaluate("() => window.__lengths")
-    last = max(count for count, _ in seen)
-    return list(dict.fromkeys(length for count, length in seen if count == last))
+    """The distinct lengths the first turn's answer (its second assistant message, after the steps) had since
+    record_answer_growth, in order."""
+    return list(dict.fromkeys(lengths[1] for lengths in page.evaluate("() => window.__lengths") if len(lengths) > 1))
 
 
 def last_answer(page: Page) -> str:
