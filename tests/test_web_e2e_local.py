@@ -44,8 +44,8 @@ def local_web(shipped_settings: Settings, shipped_index: Any, embedder: Any,
     shutil.copytree(shipped_settings.data_dir / "chroma", data / "chroma")
     assemble_model(SHARED_MODELS)
     (data / "models").symlink_to(SHARED_MODELS, target_is_directory=True)
-    # A short answer keeps this test to about a minute on two cores; the pipeline is the same as for a long one.
-    settings = Settings(data_dir=data, local_port=free_port(), llm_max_tokens=120, top_k=4)
+    # A short answer from a short prompt keeps this test to a minute or two on two cores; the pipeline is the same.
+    settings = Settings(data_dir=data, local_port=free_port(), llm_max_tokens=100, top_k=3, local_ctx=2048)
     server = LocalServer(settings)
     server.ensure_running()
     try:
@@ -70,7 +70,7 @@ def test_a_situation_answered_by_the_real_local_model_in_the_browser(local_web: 
         answer = last_answer(page)
         assert answer.startswith("Recommendation: Open-weight model")
         body = answer.split("What would change the recommendation")[0]
-        assert len(body) > 250, f"the model wrote too little: {body!r}"
+        assert len(body) > 200, f"the model wrote too little: {body!r}"
         assert len(answer_lengths(page)) >= 10  # it streamed
         assert "Data sensitivity: regulated" in page.inner_text("#verdict-card")
         bot = page.locator('#chatbot [data-testid="bot"]').last

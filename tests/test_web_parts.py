@@ -284,3 +284,17 @@ def test_the_chat_redraws_bursts_once_and_slow_words_often(advisor: Advisor) -> 
     llm.enqueue("Grounded [1]. " + "word " * 60)  # about two seconds of words
     count, turn = asyncio.run(draws("What is LoRA?"))
     assert turn.finished and count >= 12  # the page still sees the answer grow, about ten times a second
+
+
+def test_advisor_web_help_is_instant() -> None:
+    import subprocess
+    import sys
+
+    from advisor.config import REPO_ROOT
+
+    script = ("import sys\nfrom advisor.cli import main\ntry:\n    main(['web', '--help'])\n"
+              "except SystemExit:\n    pass\n"
+              "print([m for m in ('gradio', 'torch', 'litellm', 'chromadb') if m in sys.modules], file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert "--root-path" in proc.stdout and "--share {false}" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
