@@ -45,7 +45,6 @@ class ChatTab:
     """The chat's components and handlers; `session` is the BrowserState the other tabs share."""
 
     advisor: Advisor
-    concurrency: int
     chatbot: gr.Chatbot
     box: gr.Textbox
     notice: gr.Markdown
@@ -76,6 +75,11 @@ class ChatTab:
         except InputError as exc:  # refused with the reason; the typed message stays in the box
             yield (skip, skip, skip, skip, f"⚠️ {exc}", skip, skip, skip, skip, saved)
             return
+        except Exception as exc:  # e.g. the database cannot be written: say so, keep the message
+            log.exception("could not start a chat turn")
+            yield (skip, skip, skip, skip, f"⚠️ The advisor cannot take questions now: {exc}", skip, skip, skip,
+                   skip, saved)
+            return
         self.active[_who(request)] = stream
         turn = ChatTurn(message, turn_id=stream.turn_id)
         start = len(messages)
@@ -93,10 +97,15 @@ class ChatTab:
             log.exception("chat turn %s failed", stream.turn_id)
             turn.messages.append({"role": "assistant", "content": f"⚠️ Something went wrong: {exc}"})
         finally:
-            if self.active.get(_who(request)) is stream:
+            # Gone from the list means "New conversation" was pressed meanwhile: leave the fresh chat alone.
+            abandoned = self.active.get(_who(request)) is not stream
+            if not abandoned:
                 del self.active[_who(request)]
-        owners.update({i: turn.turn_id for i in range(start + 1, start + len(turn.messages))})
         idle = (gr.update(visible=True), gr.update(visible=False))
+        if abandoned:
+            yield (skip, skip, skip, skip, skip, skip, skip, *idle, skip)
+            return
+        owners.update({i: turn.turn_id for i in range(start + 1, start + len(turn.messages))})
         final = messages + turn.messages
         yield (final, final, owners, skip, skip, *card, *idle, skip)
 
@@ -134,8 +143,11 @@ class ChatTab:
                 scores_figure(verdict["scores"] if verdict else None))
 
     def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
-        """Start over: a new session id, so a new conversation; the old one stays in the store."""
-        self.stop_turn(request)
+        """Start over: a new session id, so a new conversation; the old one stays in the store (a running turn
+        is stopped and kept there)."""
+        stream = self.active.pop(_who(request), None)
+        if stream is not None:
+            stream.stop()
         return ({"session": uuid.uuid4().hex}, [], [], {}, verdict_card(None), scores_figure(None), "")
 
     # -- feedback ------------------------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def build_chat(advisor: Advisor, *, concurrency: int, secret: str) -> ChatTab:
         with gr.Column(scale=2):
             verdict = gr.HTML(verdict_card(None), elem_id="verdict")
             plot = gr.Plot(scores_figure(None), elem_id="scores-plot", show_label=False)
-    tab = ChatTab(advisor, concurrency, chatbot, box, notice, verdict, plot, session, messages, owners, send, stop)
+    tab = ChatTab(advisor, chatbot, box, notice, verdict, plot, session, messages, owners, send, stop)
     turn_inputs = [box, messages, owners, session]
     chat_limits: dict[str, Any] = {"concurrency_limit": concurrency, "concurrency_id": "chat"}
     box.submit(tab.respond, turn_inputs, tab.outputs(), **chat_limits)

@@ -161,6 +161,20 @@ def test_stop_ends_the_answer_and_keeps_the_partial_turn(web: tuple[Advisor, str
     assert turn.stopped and 15 < len(turn.answer.split()) < 280
 
 
+def test_new_conversation_during_an_answer_stops_it_and_stays_empty(web: tuple[Advisor, str], guarded: Guarded
+                                                                     ) -> None:
+    advisor, url = web
+    page = guarded.page(url)
+    ask(page, "Please give me a long answer about LoRA ranks, zq-abandon.")
+    page.wait_for_function("() => document.querySelector('#chatbot').innerText.includes('More grounded words')")
+    page.click("#new-conversation")
+    page.wait_for_function("""() => [...document.querySelectorAll('#chatbot [data-testid="status-tracker"]')]
+                                    .every(e => e.classList.contains('hide'))""")
+    time.sleep(0.5)
+    assert page.locator('#chatbot [data-testid="user"]').count() == 0  # the stopped turn did not draw itself back
+    assert _turn(advisor, "zq-abandon").stopped
+
+
 def test_the_conversation_survives_a_reload_and_new_starts_over(web: tuple[Advisor, str], guarded: Guarded) -> None:
     _, url = web
     page = guarded.page(url)
