@@ -94,8 +94,7 @@ def build_app(advisor: Advisor, settings: Settings | None = None) -> gr.Blocks:
                 models = build_models(settings)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 knowledge = build_knowledge(advisor, max_file_mb=settings.max_file_mb)
-        demo.load(chat.restore, [chat.session], [chat.session, chat.chatbot, chat.messages, chat.owners,
-                                                 chat.verdict, chat.plot], concurrency_limit=None)
+        demo.load(chat.restore, [chat.session], chat.restore_outputs(), concurrency_limit=None)
         # The other tabs fill in when first opened, so the page itself loads at once.
         costs_tab.select(costs.compute, costs.inputs, [costs.plot, costs.totals, costs.table], concurrency_limit=None)
         models_tab.select(models.query, models.inputs, [models.table, models.count], concurrency_limit=None)

@@ -20,6 +20,7 @@ import gradio as gr
 
 from advisor.advisor import InputError
 from advisor.events import Event, TextEvent
+from advisor.store import StoreError
 from advisor.web_plots import scores_figure
 from advisor.web_render import verdict_card
 from advisor.web_turn import ChatTurn, Message, history_messages
@@ -135,12 +136,23 @@ class ChatTab:
 
     # -- conversations -------------------------------------------------------------------------------------------
     def restore(self, session: dict[str, Any] | None) -> tuple[Any, ...]:
-        """On page load: this browser's conversation, redrawn from the store (a new session id on first visit)."""
+        """On page load: this browser's conversation, redrawn from the store (a new session id on first visit); a
+        store that cannot be read leaves the chat empty and says why."""
         session, fresh = _session(session)
-        turns = [] if fresh else self.advisor.history(conversation_key=_key(session))
+        try:
+            turns = [] if fresh else self.advisor.history(conversation_key=_key(session))
+        except StoreError as exc:
+            log.exception("could not redraw conversation %s", _key(session))
+            turns, notice = [], f"⚠️ Your earlier conversation cannot be shown now: {exc}"
+        else:
+            notice = ""
         messages, owners, verdict = history_messages(turns)
         return (session, messages, messages, owners, verdict_card(verdict),
-                scores_figure(verdict["scores"] if verdict else None))
+                scores_figure(verdict["scores"] if verdict else None), notice)
+
+    def restore_outputs(self) -> list[Any]:
+        """What restore() updates, in its order."""
+        return [self.session, self.chatbot, self.messages, self.owners, self.verdict, self.plot, self.notice]
 
     def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
         """Start over: a new session id, so a new conversation; the old one stays in the store (a running turn
@@ -164,7 +176,7 @@ class ChatTab:
                 self.advisor.update_feedback(given[turn_id], rating=rating)
             else:
                 given[turn_id] = self.advisor.feedback(turn_id, rating, source="web")
-        except InputError as exc:
+        except (InputError, StoreError) as exc:
             return given, f"⚠️ {exc}", gr.update(visible=False), None
         thumb = "up" if rating > 0 else "down"
         return (given, f"Thumbs {thumb}: thanks, recorded. Add a comment below if you like.",
@@ -178,7 +190,7 @@ class ChatTab:
             return "⚠️ The comment is empty.", gr.skip()
         try:
             self.advisor.update_feedback(given[turn_id], comment=text)
-        except InputError as exc:
+        except (InputError, StoreError) as exc:
             return f"⚠️ {exc}", gr.skip()
         return "Comment recorded. Thank you.", ""
 

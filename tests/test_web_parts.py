@@ -292,6 +292,42 @@ def test_the_chat_redraws_bursts_once_and_slow_words_often(advisor: Advisor) -> 
     assert turn.finished and redraws >= 12  # the page still sees the answer grow, about ten times a second
 
 
+def test_a_store_that_fails_is_a_one_line_notice_in_the_chat(shipped_settings: Settings, retriever: Any,
+                                                              tmp_path: Path) -> None:
+    import asyncio
+    import concurrent.futures
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from advisor.web_chat import build_chat
+
+    broken = tmp_path / "db.sqlite3"
+    broken.write_bytes(b"this is not a database " * 100)  # e.g. a wrong ADVISOR_DATABASE_URL
+    advisor = Advisor(shipped_settings, llm=ScriptedLLM(), retriever=retriever, store=Store(broken))
+    with gr.Blocks():
+        tab = build_chat(advisor, concurrency=4, secret="s")
+    request = SimpleNamespace(session_hash="page-1")
+    session = {"session": "abc"}
+
+    async def collect() -> list[tuple[Any, ...]]:
+        return [u async for u in tab.respond("What is QLoRA?", [], {}, session, request)]  # type: ignore[arg-type]
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own (playwright may hold this one's)
+        [update] = pool.submit(asyncio.run, collect()).result()
+    notice = update[tab.outputs().index(tab.notice)]
+    assert notice.startswith("⚠️ The advisor cannot take questions now: ") and "not an advisor database" in notice
+    assert "\n" not in notice and "Traceback" not in notice and tab.active == {}
+    restored = dict(zip(tab.restore_outputs(), tab.restore(session), strict=True))
+    assert restored[tab.chatbot] == [] and restored[tab.notice].startswith("⚠️ Your earlier conversation cannot be")
+    assert tab.restore(None)[-1] == ""  # a first visit reads nothing, so it has nothing to complain about
+    liked = gr.LikeData(None, {"index": 1, "value": "x", "liked": False})
+    _, said, *_ = tab.like({1: "turn-1"}, {}, liked)
+    assert said.startswith("⚠️ ") and "not an advisor database" in said
+    said, _ = tab.comment("too vague", {"turn-1": 7}, "turn-1")
+    assert said.startswith("⚠️ ") and "not an advisor database" in said
+
+
 def test_advisor_web_help_is_instant() -> None:
     import subprocess
     import sys
