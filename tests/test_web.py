@@ -375,6 +375,18 @@ def test_five_browser_sessions_at_once_each_get_their_own_answers(web: tuple[Adv
             context.close()
 
 
+def test_an_example_question_starts_the_conversation(web: tuple[Advisor, str], guarded: Guarded) -> None:
+    from advisor.web_chat import EXAMPLES
+
+    _, url = web
+    page = guarded.page(url)
+    page.locator("#chatbot .example", has_text=EXAMPLES[0][:40]).click()
+    page.wait_for_selector('#verdict-card[data-recommendation="open_weight"]', timeout=30000)
+    wait_idle(page, 1)
+    assert page.locator('#chatbot [data-testid="user"]').first.inner_text().strip() == EXAMPLES[0]
+    assert "Answer for" in last_answer(page)
+
+
 def test_a_dead_model_server_shows_a_readable_message(shipped_settings: Settings, retriever: Any, tmp_path: Path,
                                                       guarded: Guarded) -> None:
     from advisor.llm import LiteLLM
