@@ -7,7 +7,9 @@ may reach nothing but loopback. Screenshots of each tab go to test-results/web/.
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -385,6 +387,57 @@ def test_an_example_question_starts_the_conversation(web: tuple[Advisor, str], g
     wait_idle(page, 1)
     assert page.locator('#chatbot [data-testid="user"]').first.inner_text().strip() == EXAMPLES[0]
     assert "Answer for" in last_answer(page)
+
+
+def _outside(host: object) -> bool:
+    """Whether a host name or address is anything but this machine."""
+    name = host.decode() if isinstance(host, bytes) else str(host or "")
+    if name in ("", "localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(name.split("%")[0]).is_loopback
+    except ValueError:
+        return True  # a name to resolve: somewhere else
+
+
+def test_the_server_reaches_nothing_outside_the_machine(web: tuple[Advisor, str], web_settings: Settings,
+                                                        guarded: Guarded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From launch to an answer and every tab: no look-up or connection beyond loopback, not even one refused
+    (the test-wide network block alone would hide an attempt from a background thread)."""
+    attempts: list[str] = []
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def note(sock: socket.socket, address: object) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple) and _outside(address[0]):
+            attempts.append(f"connect {address[0]}")
+
+    def watched_connect(self: socket.socket, address: Any) -> None:
+        note(self, address)
+        connect(self, address)
+
+    def watched_connect_ex(self: socket.socket, address: Any) -> int:
+        note(self, address)
+        return connect_ex(self, address)
+
+    def watched_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if _outside(host):
+            attempts.append(f"resolve {host}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", watched_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", watched_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", watched_getaddrinfo)
+    advisor, _ = web
+    with serve(advisor, web_settings) as url:  # a launch of its own, watched from the start
+        page = guarded.page(url)
+        ask(page, "What is QLoRA? zq-offline")
+        wait_idle(page, 1)
+        for tab, ready in (("Assess", "#assess-run"), ("Costs", "#cost-plot .js-plotly-plot"),
+                           ("Models", "#models-table"), ("Knowledge", "#kb-documents")):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_selector(ready)
+        time.sleep(1)
+    assert attempts == []
 
 
 def test_a_dead_model_server_shows_a_readable_message(shipped_settings: Settings, retriever: Any, tmp_path: Path,
