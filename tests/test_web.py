@@ -8,6 +8,7 @@ may reach nothing but loopback. Screenshots of each tab go to test-results/web/.
 from __future__ import annotations
 
 import ipaddress
+import json
 import shutil
 import socket
 import time
@@ -244,6 +245,14 @@ def test_assess_scores_like_the_cli_and_carries_the_profile_into_the_chat(
     assert shown == capsys.readouterr().out.rstrip("\n")  # byte for byte
     page.get_by_text("Why: each factor").click()
     assert "guides/" in page.inner_text("#assess-reasons")
+    scored = json.loads(shown)
+    flips = page.inner_text("#assess-flips")
+    assert all(f["change"] in flips for f in scored["flips"]) and (scored["flips"] or "no single change" in flips)
+    page.get_by_text("Assumed, not stated").click()
+    page.locator('#assess-assumptions [data-testid="cell-0-0"]').wait_for()
+    rows = page.evaluate("""() => [...document.querySelectorAll('#assess-assumptions [data-testid^="cell-"]')]
+                                  .filter(c => c.dataset.testid.endsWith('-0')).map(c => c.innerText.trim())""")
+    assert len(rows) == len(scored["assumptions"]) == 10  # the 14 fields less the 4 stated
     screenshot(page, "assess")
     page.click("#assess-to-chat")
     page.wait_for_selector('#verdict-card[data-recommendation="open_weight"]', timeout=30000)
