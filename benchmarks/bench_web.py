@@ -5,8 +5,9 @@ streamed words, against the Advisor's own time to those events, measured in the 
 
 The model is an instant scripted one at the LLM seam, so what is measured is the page's own cost: Gradio's queue,
 the event stream to the browser, the chat's redraws and the verdict card. Browser times are taken inside the page
-(performance.now() at the click and at the first frame that shows each thing), in Debian's chromium; the raw
-Advisor times come from `advisor.events()` on a fresh conversation, interleaved with the browser runs. Medians.
+(performance.now() at the click on a fully loaded page and at the first frame that shows each thing), in Debian's
+chromium; the raw Advisor times come from `advisor.events()` on a fresh conversation, interleaved with the browser
+runs. Medians.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ _MEASURE = """() => new Promise(resolve => {
 })"""
 
 
+_LOADED = """() => document.querySelector('#scores-plot .js-plotly-plot') !== null &&
+                  [...document.querySelectorAll('[data-testid="status-tracker"]')]
+                    .every(e => e.classList.contains('hide'))"""
+
+
 def _raw(advisor: Any) -> tuple[float, float]:
     """The Advisor's own seconds to the verdict event and to the first text event, on a fresh conversation."""
     from advisor.events import TextEvent, VerdictEvent
@@ -73,6 +79,9 @@ def _browser(browser: Any, url: str) -> tuple[float, float]:
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector("#msg textarea")
+        # Submit on a page that has finished loading (its load event answered, the score chart drawn), as a person
+        # does: the text box appears before that, and a click then waits 1-2 s behind the page's own start-up.
+        page.wait_for_function(_LOADED)
         page.fill("#msg textarea", QUESTION)
         seen = page.evaluate(_MEASURE)
         page.wait_for_function("""() => [...document.querySelectorAll('#chatbot [data-testid="status-tracker"]')]
