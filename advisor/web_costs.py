@@ -1,5 +1,6 @@
 """The Costs tab: an API model against self-hosting an open-weight model (the same cost model as `advisor costs`):
-the cost-vs-volume plot with the break-even marked, the totals, and every assumption used, each changeable."""
+the cost-vs-volume plot with the break-even marked, the totals, and every assumption used, each changeable (the
+sizing ones, context and requests at once, as inputs of their own, as the cost model takes them)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class CostsTab:
     overrides: gr.State
 
     def compute(self, volume_text: str, api_model: str, open_model: str, gpu: str, precision: str, years: float,
-                overrides: dict[str, float]) -> tuple[Any, ...]:
+                context: float | None, concurrency: float | None, overrides: dict[str, float]) -> tuple[Any, ...]:
         """Compare both options at the volume, draw the curves and list the assumptions used."""
         from advisor.catalog import load_catalog
         from advisor.cost_assumptions import load_cost_assumptions
@@ -57,10 +58,14 @@ class CostsTab:
         skip = gr.skip()
         if volume is None or not math.isfinite(volume) or volume <= 0:
             return skip, f"⚠️ Not a monthly volume: {volume_text!r} (e.g. 500M, 2B or 5e8 tokens).", skip
+        costs = load_cost_assumptions(self.settings.costs_path)
         shared: dict[str, Any] = {
             "gpu": gpu or None, "precision": None if precision in ("", NATIVE) else precision,
-            "catalog": load_catalog(self.settings.catalog_path),
-            "assumptions": load_cost_assumptions(self.settings.costs_path), "overrides": dict(overrides or {})}
+            # Given only when changed, so the table keeps costs.yaml's own source for an untouched value.
+            "context": _changed(context, costs.assumptions.context_tokens.value),
+            "concurrency": _changed(concurrency, costs.assumptions.concurrency.value),
+            "catalog": load_catalog(self.settings.catalog_path), "assumptions": costs,
+            "overrides": dict(overrides or {})}
         try:
             result = compare(api_model, open_model, volume, years=years or None, **shared).as_dict()
             low, high = 1e6, max(1e12, volume * 10)
@@ -88,6 +93,14 @@ class CostsTab:
             return gr.skip(), f"⚠️ {exc}"
         changed = {**(overrides or {}), name: float(value)}
         return changed, "Changed: " + ", ".join(f"`{k} = {v:g}`" for k, v in sorted(changed.items()))
+
+
+def _changed(value: float | None, default: float) -> float | int | None:
+    """A sizing input as the cost model takes it: None when empty or as in costs.yaml, whole numbers as ints (the
+    cost model refuses anything else with a message naming it)."""
+    if value is None or value == default:
+        return None
+    return int(value) if float(value).is_integer() else value
 
 
 def _totals(data: dict[str, Any]) -> str:
@@ -139,6 +152,13 @@ def build_costs(settings: Settings) -> CostsTab:
                                     elem_id="cost-precision")
             years = gr.Number(costs.assumptions.horizon_years.value, label="Years", minimum=0.25, maximum=20,
                               elem_id="cost-years")
+            with gr.Row():
+                context = gr.Number(costs.assumptions.context_tokens.value, label="Context per request (tokens)",
+                                    info="prompt + output, for the KV cache", minimum=1, precision=0,
+                                    elem_id="cost-context")
+                concurrency = gr.Number(costs.assumptions.concurrency.value, label="Requests at once per replica",
+                                        info="sequences each replica serves together", minimum=1, precision=0,
+                                        elem_id="cost-concurrency")
             with gr.Accordion("Change an assumption", open=False):
                 name = gr.Dropdown(list(OVERRIDABLE), label="Assumption (knowledge/costs.yaml)",
                                    elem_id="cost-override-name")
@@ -154,14 +174,16 @@ def build_costs(settings: Settings) -> CostsTab:
                 table = gr.Dataframe(headers=["name", "value", "unit", "date", "source"], elem_id="cost-assumptions",
                                      interactive=False, wrap=True)
     overrides = gr.State({})
-    tab = CostsTab(settings, [volume, api, open_, gpu, precision, years, overrides], plot, totals, table, overrides)
+    tab = CostsTab(settings, [volume, api, open_, gpu, precision, years, context, concurrency, overrides], plot,
+                   totals, table, overrides)
     outputs = [plot, totals, table]
     for component in (api, open_, gpu, precision):
         component.change(tab.compute, tab.inputs, outputs, concurrency_limit=None)
     volume.submit(tab.compute, tab.inputs, outputs, concurrency_limit=None)
     volume.blur(tab.compute, tab.inputs, outputs, concurrency_limit=None)
-    years.submit(tab.compute, tab.inputs, outputs, concurrency_limit=None)
-    years.blur(tab.compute, tab.inputs, outputs, concurrency_limit=None)
+    for number in (years, context, concurrency):
+        number.submit(tab.compute, tab.inputs, outputs, concurrency_limit=None)
+        number.blur(tab.compute, tab.inputs, outputs, concurrency_limit=None)
     apply.click(tab.set_override, [name, value, overrides], [overrides, changed], concurrency_limit=None).then(
         tab.compute, tab.inputs, outputs, concurrency_limit=None)
     reset.click(lambda: ({}, "All assumptions as in knowledge/costs.yaml."), None, [overrides, changed],

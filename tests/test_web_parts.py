@@ -266,6 +266,36 @@ def test_assess_form_reads_not_stated_yes_no_and_quantities() -> None:
         form_to_profile({**form, "monthly_tokens": "lots"})
 
 
+def test_the_costs_tab_takes_context_and_requests_at_once_as_inputs(tmp_path: Path) -> None:
+    import gradio as gr
+
+    from advisor.web_costs import build_costs
+
+    with gr.Blocks():
+        tab = build_costs(Settings(data_dir=tmp_path))
+    values = {i: component.value for i, component in enumerate(tab.inputs)}
+    values[0] = "50B"
+    context, concurrency = 6, 7  # their places among the inputs
+
+    def run(**changed: float | None) -> tuple[Any, ...]:
+        given = dict(values)
+        given.update({context: changed.get("context", values[context]),
+                      concurrency: changed.get("concurrency", values[concurrency])})
+        return tab.compute(*(given[i] for i in range(len(tab.inputs))))
+
+    def used(table: list[list[Any]]) -> dict[str, tuple[Any, str]]:
+        return {row[0]: (row[1], row[4]) for row in table}
+
+    _, totals, table = run()
+    assert used(table)["context_tokens"][0] == values[context] == 8192
+    assert used(table)["concurrency"][1].startswith("knowledge/")  # untouched: costs.yaml's own source
+    _, bigger, table = run(context=32768, concurrency=64)
+    assert used(table)["context_tokens"] == (32768, "argument") and used(table)["concurrency"] == (64, "argument")
+    assert bigger != totals  # a bigger KV cache per replica changes the self-hosting bill
+    _, said, _ = run(context=0)
+    assert said.startswith("⚠️ ") and "context must be a whole number of at least 1" in said
+
+
 def test_the_chat_redraws_bursts_once_and_slow_words_often(advisor: Advisor) -> None:
     import asyncio
     import concurrent.futures
