@@ -51,11 +51,6 @@ _MEASURE = """() => new Promise(resolve => {
 })"""
 
 
-_LOADED = """() => document.querySelector('#scores-plot .js-plotly-plot') !== null &&
-                  [...document.querySelectorAll('[data-testid="status-tracker"]')]
-                    .every(e => e.classList.contains('hide'))"""
-
-
 def _raw(advisor: Any) -> tuple[float, float]:
     """The Advisor's own seconds to the verdict event and to the first text event, on a fresh conversation."""
     from advisor.events import TextEvent, VerdictEvent
@@ -74,14 +69,14 @@ def _raw(advisor: Any) -> tuple[float, float]:
 
 def _browser(browser: Any, url: str) -> tuple[float, float]:
     """Seconds from the click to the verdict card and to the first words of the answer, inside a fresh page."""
+    from tests.web_app import PAGE_LOADED
+
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
         page.goto(url)
         page.wait_for_selector("#msg textarea")
-        # Submit on a page that has finished loading (its load event answered, the score chart drawn), as a person
-        # does: the text box appears before that, and a click then waits 1-2 s behind the page's own start-up.
-        page.wait_for_function(_LOADED)
+        page.wait_for_function(PAGE_LOADED)  # submit on a loaded page, as a person does
         page.fill("#msg textarea", QUESTION)
         seen = page.evaluate(_MEASURE)
         page.wait_for_function("""() => [...document.querySelectorAll('#chatbot [data-testid="status-tracker"]')]

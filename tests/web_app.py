@@ -26,6 +26,13 @@ SCREENSHOTS = REPO_ROOT / "test-results" / "web"
 TAG = re.compile(r"\bzq-[\w-]*\w")  # a nonsense word, so no cue reads a fact into it
 
 
+# The page has finished loading: its load event answered (the chat redrawn) and the score chart drawn. The text box
+# appears before that; on two busy cores a click then waits a second or two behind the page's own start-up.
+PAGE_LOADED = """() => document.querySelector('#scores-plot .js-plotly-plot') !== null &&
+                      [...document.querySelectorAll('[data-testid="status-tracker"]')]
+                        .every(e => e.classList.contains('hide'))"""
+
+
 def free_port() -> int:
     """A port nothing listens on now."""
     with socket.socket() as s:
@@ -83,6 +90,7 @@ class Guarded:
         page = self.context.new_page()
         page.goto(url)
         page.wait_for_selector("#msg textarea")
+        page.wait_for_function(PAGE_LOADED)
         return page
 
     def close(self) -> None:
