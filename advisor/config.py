@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["OFFLINE_ENV", "REPO_ROOT", "Settings", "set_offline_env"]
@@ -87,11 +87,41 @@ class Settings(BaseSettings):
     # --- conversations -------------------------------------------------------------------------------------
     max_message_chars: int = Field(default=4000, ge=10, description="Longer user messages are refused.")
     history_turns: int = Field(default=6, ge=0, le=50, description="Earlier turns kept for follow-ups.")
+    # --- the web page ----------------------------------------------------------------------------------------
+    web_host: str = Field(default="127.0.0.1", min_length=1, description="Bind address of the web app.")
+    web_port: int = Field(default=7860, ge=1, le=65535)
+    web_root_path: str = Field(default="", description="Mount point behind a reverse proxy, e.g. /advisor.")
+    web_auth_user: str | None = Field(default=None, description="With web_auth_password: log-in required.")
+    web_auth_password: SecretStr | None = Field(default=None)
+    # Gradio runs one event at a time by default, so one slow answer would hold everyone; the local model's own
+    # fair queue decides who waits for the model.
+    web_concurrency: int = Field(default=32, ge=1, le=1000, description="Turns the web app runs at once.")
 
     @field_validator("chroma_host")
     @classmethod
     def _blank_host_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("web_root_path")
+    @classmethod
+    def _root_path_shape(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("/", "http://", "https://")):
+            raise ValueError(f"web_root_path must start with / (or be a full URL), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _web_auth_complete(self) -> Settings:
+        if (self.web_auth_user is None) != (self.web_auth_password is None):
+            raise ValueError("set both web_auth_user and web_auth_password, or neither")
+        return self
+
+    @property
+    def web_auth(self) -> tuple[str, str] | None:
+        """The web page's user and password, or None when no log-in is required."""
+        if self.web_auth_user is None or self.web_auth_password is None:
+            return None
+        return self.web_auth_user, self.web_auth_password.get_secret_value()
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:
@@ -125,6 +155,11 @@ class Settings(BaseSettings):
     def reader_dir(self) -> Path:
         """Where the trained situation reader is cached (by the hash of its training data and code)."""
         return self.data_dir / "reader"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files added from the web page are kept (the index refreshes them from here)."""
+        return self.data_dir / "uploads"
 
     @property
     def models_dir(self) -> Path:

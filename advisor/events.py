@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 __all__ = [
+    "ERROR_HINTS",
     "STEPS",
     "Answer",
     "DoneEvent",
@@ -147,3 +148,22 @@ class ErrorEvent(Event):
     kind: str
     turn_id: str
     conversation_id: str
+
+    @property
+    def hint(self) -> str:
+        """How to fix it, in one line for the user (every front end shows the same advice)."""
+        return ERROR_HINTS.get(self.kind, ERROR_HINTS["internal"])
+
+
+# What a user can do about each kind of failed turn (the kinds LLMError reports, plus "internal").
+ERROR_HINTS: dict[str, str] = {
+    "unavailable": "Start the model server (`make run` starts the bundled one) or check ADVISOR_LLM and "
+                   "ADVISOR_LLM_API_BASE; `advisor doctor` says what is wrong.",
+    "timeout": "The model took too long: ask again, use a faster model, or raise ADVISOR_LLM_TIMEOUT_S.",
+    "rate_limit": "The provider is rate-limiting requests: wait a minute and ask again.",
+    "auth": "The provider rejected the credentials: set its API key (e.g. OPENAI_API_KEY) and restart.",
+    "context": "The conversation is too long for the model: start a new conversation or ask a shorter question.",
+    "provider": "The model name or provider is wrong: check ADVISOR_LLM; `advisor doctor` tests it.",
+    "bad_output": "The model returned something unusable: ask again, or try another model.",
+    "internal": "Something went wrong inside the advisor: ask again; if it repeats, the server log has details.",
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import time
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from advisor.embedding import LocalEmbedder
 
-__all__ = ["IndexError_", "IngestReport", "KnowledgeIndex", "open_index"]
+__all__ = ["DocumentInfo", "IndexError_", "IngestReport", "KnowledgeIndex", "open_index"]
 
 log = logging.getLogger(__name__)
 _GET_PAGE = 5000
@@ -69,6 +70,21 @@ class IngestReport:
             f"{self.unchanged} unchanged, {self.removed_docs} removed); chunks +{self.chunks_added} "
             f"-{self.chunks_removed}; {len(self.skipped)} skipped; {self.seconds:.1f}s"
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class DocumentInfo:
+    """One document in the index: its id, kind (guide, catalog, user), title, path and number of passages."""
+
+    doc_id: str
+    kind: str
+    title: str
+    path: str
+    chunks: int
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -161,8 +177,46 @@ class KnowledgeIndex:
 
     def _bump_generation(self) -> None:
         value = uuid.uuid4().hex
-        self.collection.modify(metadata={"generation": value})
+        changed = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.collection.modify(metadata={"generation": value, "changed_at": changed})
         self._generation = (time.monotonic(), value)
+
+    def changed_at(self) -> str | None:
+        """When an ingest or a removal last changed the collection (ISO 8601, UTC), or None if never recorded."""
+        fresh = self._chroma_client().get_collection(self.settings.collection)
+        value = (fresh.metadata or {}).get("changed_at")
+        return None if value is None else str(value)
+
+    def documents(self, *, kind: str | None = None) -> list[DocumentInfo]:
+        """The documents in the index with their chunk counts, shipped guides first, then catalog and user files."""
+        found: dict[str, DocumentInfo] = {}
+        for _, _, meta in self.iter_records():
+            doc_id = str(meta.get("doc_id", ""))
+            if kind is not None and meta.get("kind") != kind:
+                continue
+            info = found.get(doc_id)
+            if info is None:
+                found[doc_id] = DocumentInfo(doc_id, str(meta.get("kind", "")), str(meta.get("title", "")),
+                                             str(meta.get("path", "")), 1)
+            else:
+                info.chunks += 1
+        order = {"guide": 0, "catalog": 1, "user": 2}
+        return sorted(found.values(), key=lambda d: (order.get(d.kind, 3), d.path, d.doc_id))
+
+    def remove_document(self, doc_id: str) -> int:
+        """Remove a user document's passages and return how many went; shipped knowledge cannot be removed (the
+        next ingest would bring it back), and an unknown id is an error naming it."""
+        if not doc_id.startswith("user:"):
+            raise IndexError_(f"{doc_id!r} is shipped knowledge, not a user document; only user documents can be "
+                              "removed")
+        ids = [id_ for id_, _, meta in self.iter_records() if meta.get("doc_id") == doc_id]
+        if not ids:
+            raise IndexError_(f"no document {doc_id!r} in the index")
+        self._bump_generation()
+        for start in range(0, len(ids), _GET_PAGE):
+            self.collection.delete(ids=ids[start : start + _GET_PAGE])
+        self._bump_generation()
+        return len(ids)
 
     def count(self) -> int:
         """Passages in the collection."""

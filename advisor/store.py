@@ -198,6 +198,11 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+def _check_rating(rating: object) -> None:
+    if isinstance(rating, bool) or rating not in (1, -1):
+        raise StoreError(f"rating must be +1 or -1, got {rating!r}")
+
+
 def _check_limit(limit: int | None) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise StoreError(f"limit must be a whole number >= 0, got {limit!r}")
@@ -256,6 +261,12 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?)", (_new_id(), external_id, title, now, now))
             row = conn.execute("SELECT id FROM conversations WHERE external_id = ?", (external_id,)).fetchone()
         return str(row["id"])
+
+    def find_external(self, external_id: str) -> str | None:
+        """The conversation id for an external key, or None when it was never used (nothing is created)."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT id FROM conversations WHERE external_id = ?", (external_id,)).fetchone()
+        return None if row is None else str(row["id"])
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation with this id, or None."""
@@ -348,18 +359,31 @@ class Store:
 
     # --- feedback --------------------------------------------------------------------------------------------
 
-    def add_feedback(self, turn_id: str, *, rating: int, comment: str | None = None, source: str = "cli") -> None:
-        """Record a thumbs up (+1) or down (-1) on a turn."""
-        if isinstance(rating, bool) or rating not in (1, -1):
-            raise StoreError(f"rating must be +1 or -1, got {rating!r}")
+    def add_feedback(self, turn_id: str, *, rating: int, comment: str | None = None, source: str = "cli") -> int:
+        """Record a thumbs up (+1) or down (-1) on a turn; returns the feedback's id."""
+        _check_rating(rating)
         if source not in FEEDBACK_SOURCES:
             raise StoreError(f"source must be one of {', '.join(FEEDBACK_SOURCES)}, got {source!r}")
         comment = (comment or "").strip() or None
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM turns WHERE id = ?", (turn_id,)).fetchone() is None:
                 raise NotFoundError(f"unknown turn {turn_id!r}")
-            conn.execute("INSERT INTO feedback (turn_id, rating, comment, source, created_at) VALUES (?, ?, ?, ?, ?)",
-                         (turn_id, int(rating), comment, source, _now()))
+            cursor = conn.execute(
+                "INSERT INTO feedback (turn_id, rating, comment, source, created_at) VALUES (?, ?, ?, ?, ?)",
+                (turn_id, int(rating), comment, source, _now()))
+            return int(cursor.lastrowid or 0)
+
+    def update_feedback(self, feedback_id: int, *, rating: int | None = None, comment: str | None = None) -> None:
+        """Change a recorded feedback's rating and/or comment (a thumb flipped, a comment added afterwards)."""
+        if rating is not None:
+            _check_rating(rating)
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM feedback WHERE id = ?", (feedback_id,)).fetchone() is None:
+                raise NotFoundError(f"unknown feedback {feedback_id!r}")
+            if rating is not None:
+                conn.execute("UPDATE feedback SET rating = ? WHERE id = ?", (int(rating), feedback_id))
+            if comment is not None:
+                conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (comment.strip() or None, feedback_id))
 
     def feedback(
         self,

@@ -123,3 +123,11 @@ def small_kb(tmp_path: Path) -> Iterator[Path]:
     (kb / "guides" / "beta.md").write_text(
         "# Beta guide\n\n## Hardware\n\nBeta needs two GPUs with 80 GB each.\n", encoding="utf-8")
     yield kb
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+    """pytest-playwright launches Debian's chromium (installed by `make test`), never a browser it downloads."""
+    from tests.web_app import CHROMIUM, CHROMIUM_ARGS
+
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -160,8 +160,9 @@ class ScriptedLLM(LiteLLM):
     requests, `assert_all_used()`. A reply is text, a function of the request, or an LLMError to raise."""
 
     def __init__(self, *replies: Any, name: str = "scripted/fake", context_tokens: int = 4096, local: bool = False,
-                 piece_delay_s: float = 0.0) -> None:
+                 piece_delay_s: float = 0.0, default: Callable[[dict[str, Any]], Any] | None = None) -> None:
         super().__init__(name, context_tokens=context_tokens, max_retries=0, local=local)
+        self.default = default  # answers any request once the scripted replies are used up
         self.history: list[dict[str, Any]] = []
         self.piece_delay_s = piece_delay_s
         self.active = 0
@@ -189,7 +190,9 @@ class ScriptedLLM(LiteLLM):
         with self._lock:
             self.history.append(request)
             reply = self._queue.popleft() if self._queue else None
-        if reply is None:
+        if reply is None and self.default is not None:
+            reply = self.default
+        elif reply is None:
             body = {"messages": request["messages"], "response_format": request["json_schema"]}
             reply = FakeOpenAI.default_reply(body)
         if callable(reply):
