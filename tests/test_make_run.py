@@ -3,8 +3,8 @@ model and serves the web page, prints its URL and answers `GET /`; the test then
 
 Offline and quick: the clone's fresh virtual environment sees this run's installed packages through a path file
 (pip finds every requirement already there and installs only the clone itself, with no index), and the 1.1 GB
-model and the trained situation reader are linked rather than built again. Everything else (the Makefile, pip, the ingest, the local llama.cpp
-server, Gradio) is the real thing.
+model and the trained situation reader are linked rather than built again. Everything else (the Makefile, pip,
+the ingest, the local llama.cpp server, Gradio) is the real thing.
 """
 
 from __future__ import annotations

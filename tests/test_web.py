@@ -55,12 +55,13 @@ def llm() -> ScriptedLLM:
 
 
 @pytest.fixture(scope="module")
-def web(web_settings: Settings, llm: ScriptedLLM, embedder: Any) -> Iterator[tuple[Advisor, str]]:
+def web(web_settings: Settings, llm: ScriptedLLM, embedder: Any, reader: Any) -> Iterator[tuple[Advisor, str]]:
     from advisor.index import open_index
     from advisor.retrieval import HybridRetriever
 
     index = open_index(web_settings, embedder=embedder)
-    advisor = Advisor(web_settings, llm=llm, retriever=HybridRetriever(index), store=Store(web_settings.db_path))
+    advisor = Advisor(web_settings, llm=llm, retriever=HybridRetriever(index), store=Store(web_settings.db_path),
+                      reader=reader)  # the trained reader (a data folder of its own has no cache of it)
     with serve(advisor, web_settings) as url:
         yield advisor, url
 
@@ -450,14 +451,14 @@ def test_the_server_reaches_nothing_outside_the_machine(web: tuple[Advisor, str]
 
 
 def test_a_dead_model_server_shows_a_readable_message(shipped_settings: Settings, retriever: Any, tmp_path: Path,
-                                                      guarded: Guarded) -> None:
+                                                      guarded: Guarded, reader: Any) -> None:
     from advisor.llm import LiteLLM
     from tests.web_app import free_port
 
     dead = LiteLLM("openai/gone", api_base=f"http://127.0.0.1:{free_port()}/v1", api_key="x", max_retries=0,
                    context_tokens=4096, timeout_s=10)
     settings = shipped_settings.model_copy(update={"data_dir": tmp_path})
-    advisor = Advisor(settings, llm=dead, retriever=retriever, store=Store(tmp_path / "db.sqlite3"))
+    advisor = Advisor(settings, llm=dead, retriever=retriever, store=Store(tmp_path / "db.sqlite3"), reader=reader)
     with serve(advisor, settings) as url:
         page = guarded.page(url)
         ask(page, "What is QLoRA?")

@@ -33,7 +33,7 @@ CLINICS = ("We run a chain of clinics. Our assistant would read patient records,
 
 
 @pytest.fixture(scope="module")
-def local_web(shipped_settings: Settings, shipped_index: Any, embedder: Any,
+def local_web(shipped_settings: Settings, shipped_index: Any, embedder: Any, reader: Any,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Advisor, str]]:
     from advisor.index import open_index
     from advisor.llm import open_llm
@@ -50,7 +50,7 @@ def local_web(shipped_settings: Settings, shipped_index: Any, embedder: Any,
     server.ensure_running()
     try:
         advisor = Advisor(settings, llm=open_llm(settings), retriever=HybridRetriever(open_index(
-            settings, embedder=embedder)), store=Store(settings.db_path))
+            settings, embedder=embedder)), store=Store(settings.db_path), reader=reader)
         with serve(advisor, settings) as url:
             yield advisor, url
     finally:
