@@ -14,7 +14,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from advisor.concurrency import FairQueue, StopToken
@@ -201,49 +201,45 @@ class Advisor:
                 self.builds[f"llm:{name}"] += 1
             return self._llms[name]
 
+    def _once(self, attr: str, build: Callable[[], Any]) -> Any:
+        """The component in `attr`, built by `build` on first use, once, under the lock (counted in `builds`)."""
+        built = getattr(self, attr)
+        if built is not None:
+            return built
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, build())
+                self.builds[attr.lstrip("_")] += 1
+            return getattr(self, attr)
+
     @property
     def retriever(self) -> HybridRetriever:
         """Hybrid search over the index (ingested on first use if empty)."""
-        if self._retriever is not None:
-            return self._retriever
-        with self._lock:
-            if self._retriever is None:
-                from advisor.index import open_index
-                from advisor.retrieval import HybridRetriever
+        def build() -> HybridRetriever:
+            from advisor.index import open_index
+            from advisor.retrieval import HybridRetriever
 
-                index = open_index(self.settings)
-                if index.count() == 0:
-                    index.ingest(progress=False)
-                    self.builds["ingest"] += 1
-                self._retriever = HybridRetriever(index)
-                self.builds["retriever"] += 1
-            return self._retriever
+            index = open_index(self.settings)
+            if index.count() == 0:
+                index.ingest(progress=False)
+                self.builds["ingest"] += 1
+            return HybridRetriever(index)
+
+        return self._once("_retriever", build)
 
     @property
     def reader(self) -> Reader:
         """The situation reader and router (trained once and cached by the hash of its data)."""
-        if self._reader is not None:
-            return self._reader
-        with self._lock:
-            if self._reader is None:
-                from advisor.reader import load_reader
+        from advisor.reader import load_reader
 
-                self._reader = load_reader(self.settings)
-                self.builds["reader"] += 1
-            return self._reader
+        return self._once("_reader", lambda: load_reader(self.settings))
 
     @property
     def store(self) -> Store:
         """The conversation database."""
-        if self._store is not None:
-            return self._store
-        with self._lock:
-            if self._store is None:
-                from advisor.store import Store
+        from advisor.store import Store
 
-                self._store = Store(self.settings.db_path)
-                self.builds["store"] += 1
-            return self._store
+        return self._once("_store", lambda: Store(self.settings.db_path))
 
     @property
     def llm_name(self) -> str:
