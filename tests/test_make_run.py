@@ -74,7 +74,7 @@ def test_make_run_from_a_clean_clone_sets_up_and_serves_the_page(tmp_path: Path)
         text = log.read_text(encoding="utf-8")
         assert "ingest:" in text and (clone / ".advisor-data" / "chroma").is_dir()  # the index was built
         assert _listening(model_port), "the bundled model's server is not running"
-        assert re.search(r"pip install .*-e '\.\[dev,local,web\]'", text)
+        assert re.search(r"pip install .*-c constraints\.txt -e '\.\[dev,local,web,slack\]'", text)
     finally:
         if proc.poll() is None:  # Ctrl-C, as a person stops it: make, the app and its model server all go
             os.killpg(proc.pid, signal.SIGINT)
