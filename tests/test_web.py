@@ -291,6 +291,10 @@ def test_changing_a_cost_input_redraws_the_plot(web: tuple[Advisor, str], guarde
     page.get_by_text("Assumptions used").click()
     changed = page.locator('#cost-assumptions [data-testid="cell-0-0"]')
     changed.wait_for()
+    # The table redraws a moment after the totals: wait for its new first row, which would never come if the
+    # change were not listed first.
+    page.wait_for_function("""() => (document.querySelector('#cost-assumptions [data-testid="cell-0-0"]')
+                                     ?.innerText || '').startsWith('gpu_hourly_usd')""", timeout=15000)
     assert changed.inner_text().startswith("gpu_hourly_usd")  # what the user changed comes first
     assert page.locator('#cost-assumptions [data-testid="cell-0-1"]').inner_text() == "9"
     screenshot(page, "costs")
