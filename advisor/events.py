@@ -53,6 +53,8 @@ class Answer:
     questions: list[str] = field(default_factory=list)
     standalone_question: str = ""
     stopped: bool = False
+    checks: dict[str, Any] = field(default_factory=dict)  # the claim check's tally: kept, corrected, dropped, why
+    costs: dict[str, Any] | None = None  # the cost model's figures behind the Costs section (situations)
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI JSON contract plus conversation bookkeeping."""
@@ -63,6 +65,7 @@ class Answer:
             "conversation_id": self.conversation_id, "turn_id": self.turn_id, "kind": self.kind,
             "provisional": self.provisional, "questions": self.questions,
             "standalone_question": self.standalone_question, "stopped": self.stopped,
+            "checks": self.checks, "costs": self.costs,
         }
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from advisor.claims import Checks
 from advisor.concurrency import Stopped, StopToken
 from advisor.events import (
     STEPS,
@@ -44,6 +45,16 @@ log = logging.getLogger(__name__)
 _MAX_SITUATION_PASSAGES = 6
 
 
+@dataclass(frozen=True)
+class _Numbered:
+    """A passage as a prompt shows it: its number in the turn's sources, where it is from, its text as data."""
+
+    n: int
+    path: str
+    section: str
+    text: str
+
+
 @dataclass
 class _Draft:
     """What the turn has so far, recorded as it stands if the turn stops or fails."""
@@ -57,6 +68,8 @@ class _Draft:
     body: list[str] = field(default_factory=list)  # the model's prose as it came, before citations were checked
     usage: dict[str, int] = field(default_factory=dict)
     cost_usd: float | None = 0.0
+    checks: Checks = field(default_factory=lambda: Checks())
+    costs: dict[str, Any] | None = None
 
     def text(self, body: str) -> str:
         """The answer around a body: note, recommendation line, body, notice, what would change it."""
@@ -85,6 +98,8 @@ class TurnRun:
         self._recorded = False
         self._history: list[Turn] = []
         self._ticket: Ticket | None = None
+        self._model_failed = False
+        self._figures: list[str] = []
 
     # -- the event stream ----------------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -195,9 +210,10 @@ class TurnRun:
         else:
             yield self._status("retrieving")
             self.draft.passages = hits
-            yield from self._write("answer_fact", profile=None)
+            yield from self._fact()
 
     def _situation(self, cleaned: str, hits: list[Hit], *, also_fact: bool) -> Iterator[Event]:
+        from advisor.answer_costs import answer_costs
         from advisor.scoring import load_policy, score_profile
         from advisor.verdict import Verdict
 
@@ -212,78 +228,235 @@ class TurnRun:
         self.draft.verdict = verdict
         yield VerdictEvent(t=self._t(), **verdict.as_dict())
         yield self._status("retrieving")
-        # The passages behind the scorer's top reasons first, then the best search hits; a small model reads
-        # a handful of passages well and a dozen badly.
-        self.draft.passages = _dedupe(self._reason_passages(scores) + hits)[:_MAX_SITUATION_PASSAGES]
-        yield from self._write("answer_situation", profile=reading.profile, also_fact=also_fact)
-
-    def _write(self, template: str, *, profile: Any, also_fact: bool = False) -> Iterator[Event]:
-        """Fit the prompt, emit the sources, then stream the model's prose between the pipeline's own parts."""
-        from advisor.citations import CitationFilter
-        from advisor.llm import Completion, LLMError
-
-        prompt = self._prompt(template, profile, also_fact=also_fact)
-        yield SourcesEvent(t=self._t(), sources=[
-            {"n": i + 1, **h.source(), "text": h.text} for i, h in enumerate(self.draft.passages)])
-        verdict = self.draft.verdict
-        waited = yield from self._model_call("writing")
+        # The passages each section needs, and no more: a small model reads a handful of short passages well and
+        # a dozen badly, and every prompt token costs time on two cores.
+        reasons = self._reasons(scores)
+        drawbacks = self._drawbacks(verdict.recommendation)
+        extra = hits[:3] if also_fact else []
+        self.draft.passages = _dedupe([r[1] for r in reasons] + ([drawbacks] if drawbacks else []) + extra)[
+            :_MAX_SITUATION_PASSAGES]
+        self.draft.costs = answer_costs(verdict.recommendation, verdict.profile, self.settings)
+        number = {(h.path, h.section): i + 1 for i, h in enumerate(self.draft.passages)}
+        question_prompt = self._fact_prompt(
+            [number[(h.path, h.section)] for h in extra if (h.path, h.section) in number]) if also_fact else None
+        yield self._sources()
+        yield from self._writing()
         try:
-            if not waited:
-                yield self._status("writing")
-            if verdict is not None:
-                yield from self._say(verdict.header(), "header")
-            filtered = CitationFilter(len(self.draft.passages))
-            try:
-                for piece in self.llm.stream(prompt, max_tokens=self.settings.llm_max_tokens, stop=self.stop):
-                    if isinstance(piece, Completion):
-                        _add(self.draft.usage, piece.usage)
-                        self.draft.cost_usd = piece.cost_usd
-                    else:
-                        self.draft.body.append(piece)
-                        yield from self._say(filtered.feed(piece))
-                yield from self._say(filtered.flush())
-            except LLMError as exc:
-                if verdict is None:
-                    raise
-                # The verdict is deterministic: without the model the user still gets it, clearly marked.
-                log.warning("model failed; answering with the scorer's verdict only: %s", exc)
-                self.draft.kind = "degraded"
-                yield from self._say(f"_The model could not write the explanation ({exc}); here is the "
-                                     "scorer's verdict._", "notice")
+            yield from self._say(verdict.header(), "header")
+            if verdict.recommendation is not None:
+                yield from self._why(reasons, number)
+                yield from self._risks(drawbacks, number)
+            yield from self._costs()
+            if question_prompt is not None:
+                yield from self._say("\n\n**Your question**\n", "sections")
+                yield from self._checked(*question_prompt, max_tokens=self.settings.llm_max_tokens)
         finally:
             self._release()
-        if verdict is not None:
-            yield from self._say(verdict.footer(), "footer")
+        yield from self._say(verdict.footer(), "footer")
         yield self._done()
 
-    def _prompt(self, template: str, profile: Any, *, also_fact: bool = False) -> list[dict[str, str]]:
+    # -- sections ------------------------------------------------------------------------------------------------
+    def _sources(self) -> SourcesEvent:
+        return SourcesEvent(t=self._t(), sources=[
+            {"n": i + 1, **h.source(), "text": h.text} for i, h in enumerate(self.draft.passages)])
+
+    def _writing(self) -> Iterator[Event]:
+        waited = yield from self._model_call("writing")
+        if not waited:
+            yield self._status("writing")
+
+    def _reasons(self, scores: dict[str, Any]) -> list[tuple[dict[str, Any], Hit]]:
+        """The recommended option's strongest reasons (up to three), each with the guide section behind it."""
+        ranking = scores["ranking"]
+        if scores["recommended"] is None:
+            return []
+        top = next(o for o in ranking if o["option"] == scores["recommended"])
+        reasons = sorted((r for r in top["reasons"] if r["effect"] != "excluded" and r["effect"] > 0),
+                         key=lambda r: -r["effect"])
+        found: list[tuple[dict[str, Any], Hit]] = []
+        for reason in reasons:
+            hit = self.retriever.section(reason["source"])
+            if hit is not None and all(h.section != hit.section or h.path != hit.path for _, h in found):
+                found.append((reason, hit))
+            if len(found) == 3:
+                break
+        return found
+
+    def _drawbacks(self, option: str | None) -> Hit | None:
+        if option is None:
+            return None
+        return self.retriever.section(f"guides/option-{option.replace('_', '-')}.md#Drawbacks and risks")
+
+    def _why(self, reasons: list[tuple[dict[str, Any], Hit]], number: dict[tuple[str, str], int]) -> Iterator[Event]:
         from advisor.hygiene import as_data
-        from advisor.prompt_context import compact_costs, compact_models, compact_scores, fit_passages
+        from advisor.prompts import render
+
+        yield from self._say("**Why**\n", "sections")
+        items = [{"why": r["why"], "input": r["input"], "n": number[(h.path, h.section)],
+                  "source": f"{h.path} § {h.section}", "excerpt": as_data(self._excerpt(h.text, r["why"]))}
+                 for r, h in reasons]
+
+        def fallback() -> str:  # the scorer's own reasons, each cited to its section
+            return "".join(f"- {item['why']} [{item['n']}]\n" for item in items) or "- " + "; ".join(
+                r["why"] for r, _ in reasons) + "\n"
+
+        if not items:
+            return
+        verdict = self.draft.verdict
+        assert verdict is not None
+        prompt = render("answer_why", self.settings.prompts_dir, label=verdict.label, reasons=items,
+                        question=self.draft.question)
+        yield from self._checked(prompt, [i["n"] for i in items], fallback, max_tokens=220)
+
+    def _risks(self, drawbacks: Hit | None, number: dict[tuple[str, str], int]) -> Iterator[Event]:
+        from advisor.hygiene import as_data
+        from advisor.prompts import render
+
+        if drawbacks is None:
+            return
+        verdict = self.draft.verdict
+        assert verdict is not None
+        n = number[(drawbacks.path, drawbacks.section)]
+        yield from self._say("\n\n**Risks and how to reduce them**\n", "sections")
+        points = [p for p in _points(drawbacks.text)][:3]
+
+        def fallback() -> str:  # the guide's own list, cited
+            return "".join(f"- {p} [{n}]\n" for p in points)
+
+        situation = "; ".join(f"{k} = {v}" for k, v in verdict.profile.items()) or "nothing specific yet"
+        prompt = render("answer_risks", self.settings.prompts_dir, label=verdict.label, n=n,
+                        source=f"{drawbacks.path} § {drawbacks.section}", text=as_data(drawbacks.text[:1800]),
+                        situation=situation)
+        yield from self._checked(prompt, [n], fallback, max_tokens=220)
+
+    def _costs(self) -> Iterator[Event]:
+        from advisor.answer_costs import render_costs
+
+        if self.draft.costs is not None:
+            yield from self._say("\n\n**Costs**\n" + render_costs(self.draft.costs), "costs")
+
+    def _fact(self) -> Iterator[Event]:
+        prepared = self._fact_prompt(list(range(1, len(self.draft.passages) + 1)))
+        yield self._sources()
+        yield from self._writing()
+        try:
+            yield from self._checked(*prepared, max_tokens=self.settings.llm_max_tokens)
+        finally:
+            self._release()
+        yield self._done()
+
+    def _fact_prompt(self, wanted: list[int]) -> tuple[list[dict[str, str]], list[int], Any]:
+        """The fact prompt over the wanted passages (as many as fit), the numbers it may cite, and the fallback."""
+        from advisor.hygiene import as_data
+        from advisor.prompt_context import compact_costs, compact_models, fit_passages
         from advisor.prompts import render
         from advisor.routing import wants_costs, wants_models
 
         question, folder = self.draft.question, self.settings.prompts_dir
-        variables: dict[str, Any] = {"costs": "", "models": "", "also_fact": also_fact}
-        volume = getattr(profile, "monthly_tokens", None)
-        if volume or wants_costs(question):
-            variables["costs"] = compact_costs(volume or 5e8, self.settings)
+        variables: dict[str, Any] = {"costs": "", "models": ""}
+        if wants_costs(question):
+            variables["costs"] = compact_costs(5e8, self.settings)
         if wants_models(question):
-            variables["models"] = compact_models(question, profile, self.settings)
-        verdict = self.draft.verdict
-        if verdict is not None:
-            variables.update(recommendation=verdict.recommendation, label=verdict.label,
-                             scores=compact_scores(verdict.scores))
+            variables["models"] = compact_models(question, None, self.settings)
+        self._figures = [variables["costs"], variables["models"]]
+        passages: list[Any] = [_Numbered(n, self.draft.passages[n - 1].path, self.draft.passages[n - 1].section,
+                                         as_data(self.draft.passages[n - 1].text)) for n in wanted]
         system = {"role": "system", "content": render("system", folder)}
 
-        def build(passages: list[Hit]) -> list[dict[str, str]]:
-            return [system, {"role": "user", "content": render(template, folder, passages=passages,
+        def build(chosen: list[Any]) -> list[dict[str, str]]:
+            return [system, {"role": "user", "content": render("answer_fact", folder, passages=chosen,
                                                                question=question, **variables)}]
 
         budget = self.llm.context_tokens - self.settings.llm_max_tokens - 64
-        self.draft.passages = fit_passages(
-            [replace(p, text=as_data(p.text)) for p in self.draft.passages], build,
-            count=lambda messages: sum(self.llm.count_tokens(m["content"]) + 8 for m in messages), budget=budget)
-        return build(self.draft.passages)
+        chosen = fit_passages(passages, build, count=lambda messages: sum(
+            self.llm.count_tokens(m["content"]) + 8 for m in messages), budget=budget)
+        citable = [int(getattr(p, "n", 0)) for p in chosen]
+
+        def fallback() -> str:
+            if not citable:
+                return "The knowledge base does not cover this question.\n"
+            best = self.draft.passages[citable[0] - 1]
+            points = _points(best.text)[:4]
+            return ("The model's answer could not be checked against the passages; the closest passage says:\n"
+                    + "".join(f"- {p} [{citable[0]}]\n" for p in points))
+
+        return build(chosen), citable, fallback
+
+    def _excerpt(self, text: str, about: str, keep: int = 3) -> str:
+        """The passage's sentences closest to a reason, in their order: a short prompt is a fast one."""
+        import numpy as np
+
+        from advisor.claims import _windows
+
+        parts = [p for p in _windows(text) if p in text][:40]
+        if len(parts) <= keep:
+            return text
+        vectors = self._embed([about, *parts])
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        best = sorted(np.argsort(-(vectors[1:] @ vectors[0]))[:keep])
+        return " ".join(parts[i] for i in best)
+
+    def _embed(self, texts: Any) -> Any:
+        index = getattr(self.retriever, "index", None)
+        if index is not None:
+            return index.embedder.encode(texts)
+        from advisor.embedding import load_embedder
+
+        return load_embedder(self.settings.resolved_embed_model_path()).encode(texts)
+
+    def _checked(self, prompt: str | list[dict[str, str]], citable: list[int], fallback: Any, *,
+                 max_tokens: int) -> Iterator[Event]:
+        """Stream one model-written section through the claim check, a sentence behind the model; the
+        fallback (the pipeline's own text) when no sentence survives or the model fails."""
+        from advisor.claims import ClaimChecker, Evidence, SentenceStream
+        from advisor.llm import Completion, LLMError
+        from advisor.prompts import render
+
+        messages = prompt if isinstance(prompt, list) else [
+            {"role": "system", "content": render("system", self.settings.prompts_dir)},
+            {"role": "user", "content": prompt}]
+        verdict = self.draft.verdict
+        figures = [*getattr(self, "_figures", []), *(self.draft.costs or {}).get("lines", []),
+                   "".join(self.draft.parts.values())]
+        evidence = Evidence(user_messages=tuple([t.user for t in self._history] + [self.text]),
+                            figures=tuple(f for f in figures if f),
+                            profile=verdict.profile if verdict is not None else None,
+                            recommendation=verdict.recommendation if verdict is not None else None)
+        checker = ClaimChecker([h.text for h in self.draft.passages], evidence, embed=self._embed,
+                               reader=self.reader, citable=citable)
+        shown = 0
+        self.stop.check()
+        if not self._model_failed:
+            stream = SentenceStream()
+            try:
+                for piece in self.llm.stream(messages, max_tokens=max_tokens, stop=self.stop):
+                    if isinstance(piece, Completion):
+                        _add(self.draft.usage, piece.usage)
+                        self.draft.cost_usd = piece.cost_usd
+                        continue
+                    self.draft.body.append(piece)
+                    for unit in stream.feed(piece):
+                        text = _unheaded(checker.check(unit))
+                        shown += bool(text.strip())
+                        yield from self._say(text)
+                for unit in stream.flush():
+                    text = _unheaded(checker.check(unit))
+                    shown += bool(text.strip())
+                    yield from self._say(text.rstrip() + "\n" if text.strip() else "")
+            except LLMError as exc:
+                if verdict is None:
+                    raise
+                # The verdict is deterministic: without the model the user still gets it, clearly marked.
+                log.warning("model failed; answering with the scorer's verdict and the guides: %s", exc)
+                self._model_failed = True
+                self.draft.kind = "degraded"
+                yield from self._say(f"_The model could not write the explanation ({exc}); here is what the scorer and "
+                                     "the guides say._\n", "notice")
+            finally:
+                self.draft.checks.add(checker.checks)
+        self.stop.check()  # a stopped stream ends quietly: no fallback, no next section
+        if not shown:
+            yield from self._say(fallback(), "fallback")
 
     def _condense(self, message: str) -> str:
         from advisor.llm import LLMError
@@ -300,14 +473,6 @@ class TurnRun:
         _add(self.draft.usage, reply.usage)
         question = " ".join(reply.text.strip().strip('"').split())
         return question if 3 <= len(question) <= 1000 else f"{history[-1].user} {message}"
-
-    def _reason_passages(self, scores: dict[str, Any]) -> list[Hit]:
-        ranking = scores["ranking"]
-        reasons = sorted((r for r in ranking[0]["reasons"] if r["effect"] != "excluded" and r["effect"] > 0),
-                         key=lambda r: -r["effect"])
-        ruled_out = [r for o in ranking for r in o["reasons"] if r["effect"] == "excluded"]
-        wanted = [r["source"] for r in reasons[:3]] + [r["source"] for r in ruled_out[:1]]
-        return [h for s in dict.fromkeys(wanted) if (h := self.retriever.section(s)) is not None]
 
     # -- agent mode ----------------------------------------------------------------------------------------------
     def _agent_turn(self) -> Iterator[Event]:
@@ -349,15 +514,11 @@ class TurnRun:
 
     # -- the record ------------------------------------------------------------------------------------------------
     def _answer(self, *, stopped: bool = False) -> Answer:
-        from advisor.citations import attribute_citations, tidy_citations
+        from advisor.citations import tidy_citations
 
         draft, verdict = self.draft, self.draft.verdict
-        body = "".join(draft.body)
-        if stopped:  # exactly what the reader saw
-            text, (_, cited) = "".join(draft.shown), tidy_citations(body, len(draft.passages))
-        else:  # citations attributed where the model gave none, then only valid ones kept
-            final, cited = tidy_citations(attribute_citations(body, draft.passages), len(draft.passages))
-            text = draft.text(final)
+        # Exactly what the reader was shown: every sentence of the model's went through the claim check.
+        text, cited = tidy_citations("".join(draft.shown), len(draft.passages))
         sources = [{**h.source(), "cited": i + 1 in cited, "n": i + 1} for i, h in enumerate(draft.passages)]
         return Answer(
             answer=text.strip(), recommendation=verdict.recommendation if verdict else None, sources=sources,
@@ -365,7 +526,8 @@ class TurnRun:
             model=self.llm.name, latency_s=self._t(), usage=dict(draft.usage), cost_usd=draft.cost_usd,
             conversation_id=self.conversation_id, turn_id=self.turn_id, kind=draft.kind,
             provisional=verdict.provisional if verdict else False, questions=verdict.questions if verdict else [],
-            standalone_question=draft.question, stopped=stopped)
+            standalone_question=draft.question, stopped=stopped, checks=draft.checks.as_dict(),
+            costs=draft.costs)
 
     def _done(self, *, stopped: bool = False) -> DoneEvent:
         answer = self._answer(stopped=stopped)
@@ -385,7 +547,7 @@ class TurnRun:
                 standalone_question=answer.standalone_question or None, recommendation=answer.recommendation,
                 sources=answer.sources, profile=answer.profile, scores=answer.scores, model=answer.model,
                 latency_s=answer.latency_s, usage=answer.usage, cost_usd=answer.cost_usd, error=error,
-                stopped=stopped, kind=answer.kind, turn_id=self.turn_id)
+                stopped=stopped, kind=answer.kind, turn_id=self.turn_id, checks=answer.checks, costs=answer.costs)
         except Exception:  # the turn's own outcome matters more than a failed log entry
             if error is None:
                 raise
@@ -395,6 +557,24 @@ class TurnRun:
 def _add(total: dict[str, int], usage: dict[str, int]) -> None:
     for key, value in usage.items():
         total[key] = total.get(key, 0) + value
+
+
+def _points(text: str) -> list[str]:
+    """A passage's list items, or else its sentences: the points a fallback restates."""
+    import re
+
+    items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    if not items:
+        items = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.strip()) > 20]
+    return items
+
+
+def _unheaded(text: str) -> str:
+    """The model's own headings go: the pipeline writes each section's."""
+    plain = text.strip()
+    if plain.startswith("#") or (plain.startswith("**") and plain.rstrip(":").endswith("**")):
+        return ""
+    return text
 
 
 def _dedupe(hits: list[Hit]) -> list[Hit]:

@@ -70,15 +70,20 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE feedback_v2 RENAME TO feedback",
         "CREATE INDEX feedback_turn ON feedback (turn_id)",
     ),
+    (
+        # The claim check's tally and the cost model's figures behind each answer.
+        "ALTER TABLE turns ADD COLUMN checks_json TEXT",
+        "ALTER TABLE turns ADD COLUMN costs_json TEXT",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 # Column aliases are the dataclass field names, so a row becomes a value with `Cls(**row)`.
-_JSON_FIELDS = ("sources", "profile", "scores", "usage")
+_JSON_FIELDS = ("sources", "profile", "scores", "usage", "checks", "costs")
 _TURN_SELECT = (
     'SELECT id, conversation_id, idx AS "index", created_at, user_text AS user, answer, standalone_question,'
     " recommendation, sources_json AS sources, profile_json AS profile, scores_json AS scores, model, latency_s,"
-    " usage_json AS usage, cost_usd, error, stopped, kind FROM turns"
+    " usage_json AS usage, cost_usd, error, stopped, kind, checks_json AS checks, costs_json AS costs FROM turns"
 )
 _CONVERSATION_SELECT = (
     "SELECT c.id, c.external_id, c.title, c.created_at, c.updated_at,"
@@ -140,6 +145,8 @@ class Turn:
     error: str | None
     stopped: bool = False
     kind: str | None = None
+    checks: dict[str, Any] | None = None  # the claim check's tally for the answer
+    costs: dict[str, Any] | None = None  # the cost model's figures behind the answer's Costs section
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready deep copy."""
@@ -303,6 +310,8 @@ class Store:
         stopped: bool = False,
         kind: str | None = None,
         turn_id: str | None = None,
+        checks: Mapping[str, Any] | None = None,
+        costs: Mapping[str, Any] | None = None,
     ) -> Turn:
         """Append a turn to a conversation; its index is the next one, assigned atomically (turn_id: a new id
         given in advance, so a turn can be named before it is stored)."""
@@ -325,10 +334,13 @@ class Store:
             conn.execute(
                 "INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, standalone_question,"
                 " recommendation, sources_json, profile_json, scores_json, model, latency_s, usage_json, cost_usd,"
-                " error, stopped, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " error, stopped, kind, checks_json, costs_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (turn_id, conversation_id, index, now, user, answer, standalone_question, recommendation,
                  sources_json, profile_json, scores_json, model, float(latency_s), usage_json,
-                 None if cost_usd is None else float(cost_usd), error, int(bool(stopped)), kind))
+                 None if cost_usd is None else float(cost_usd), error, int(bool(stopped)), kind,
+                 None if checks is None else _dump(dict(checks), "checks"),
+                 None if costs is None else _dump(dict(costs), "costs")))
             # The first question names an untitled conversation in lists.
             conn.execute("UPDATE conversations SET updated_at = ?, title = COALESCE(title, ?) WHERE id = ?",
                          (now, _title(user), conversation_id))

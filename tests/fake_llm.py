@@ -9,6 +9,7 @@ in `history`.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -21,6 +22,20 @@ from advisor.llm import Completion, LiteLLM
 
 # A reply is text, a function of the request body, or {"tool_calls": [{"name": ..., "arguments": {...}}]}.
 Reply = str | dict[str, Any] | Callable[[dict[str, Any]], Any]
+
+
+GROUNDLESS = "This is grounded in the first passage [1]."
+_PASSAGE = re.compile(r'<passage id="(\d+)"[^>]*>\s*(.*?)</passage>', re.S)
+
+
+def grounded_reply(prompt: str) -> str:
+    """The first sentence of the prompt's first passage, cited; a prompt without passages gets GROUNDLESS."""
+    match = _PASSAGE.search(prompt)
+    if match is None:
+        return GROUNDLESS
+    text = " ".join(re.sub(r"^\s*(?:[-*]|\d+[.)])\s+|\*\*", " ", match.group(2), flags=re.M).split())
+    first = re.split(r"(?<=[.!?])\s+", text)[0].rstrip(".!?")
+    return f"- {first} [{match.group(1)}].\n"
 
 
 class FakeOpenAI:
@@ -59,13 +74,14 @@ class FakeOpenAI:
 
     @staticmethod
     def default_reply(body: dict[str, Any]) -> str:
-        """An extraction gets no facts, a condense request echoes the last message, anything else cites [1]."""
+        """An extraction gets no facts, a condense request echoes the last message, anything else restates the
+        first sentence of its first passage and cites it (a grounded answer, which the claim check keeps)."""
         prompt = body["messages"][-1]["content"]
         if body.get("response_format"):
             return "{}"
         if "Standalone question:" in prompt:
             return prompt.split("Last message:", 1)[1].split("Standalone question:", 1)[0].strip()
-        return "This is grounded in the first passage [1]."
+        return grounded_reply(prompt)
 
     def _next_reply(self, body: dict[str, Any]) -> Any:
         with self._lock:

@@ -13,7 +13,7 @@ import pytest
 
 from advisor.cli import EXIT_ERROR, EXIT_OK, main
 from advisor.config import REPO_ROOT
-from tests.fake_llm import FakeOpenAI
+from tests.fake_llm import FakeOpenAI, grounded_reply
 
 
 @pytest.fixture
@@ -43,10 +43,16 @@ def test_ask_json_contract_and_conversation(fake_env: FakeOpenAI, capsys: pytest
 
 
 def test_ask_prints_streamed_text_and_sources(fake_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
-    fake_env.enqueue("LoRA trains small adapter matrices [1].")
+    written: list[str] = []
+
+    def reply(body: dict) -> str:  # a sentence of the first passage, cited: the claim check keeps it
+        written.append(grounded_reply(body["messages"][-1]["content"]).strip("- \n"))
+        return written[-1]
+
+    fake_env.enqueue(reply)
     assert main(["ask", "What is LoRA?"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "LoRA trains small adapter matrices [1]." in out and "Sources:" in out and "[1] " in out
+    assert written[0] in out and "Sources:" in out and "[1] " in out and "could not be checked" not in out
 
 
 @pytest.mark.parametrize(("question", "message"), [("   ", "the message is empty"),
@@ -86,13 +92,18 @@ def test_doctor_says_what_to_fix(fake_env: FakeOpenAI, monkeypatch: pytest.Monke
 
 
 def test_chat_in_a_terminal_session(fake_env: FakeOpenAI) -> None:
-    fake_env.enqueue("LoRA adapts a model cheaply [1].", "How much memory does QLoRA need?",
-                     "QLoRA needs less memory [1].")
+    written: list[str] = []
+
+    def reply(body: dict) -> str:  # a sentence of the first passage, cited: the claim check keeps it
+        written.append(grounded_reply(body["messages"][-1]["content"]).strip("- \n"))
+        return written[-1]
+
+    fake_env.enqueue(reply, "How much memory does QLoRA need?", reply)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.run([sys.executable, "-m", "advisor.cli", "chat"], input="What is LoRA?\nAnd QLoRA?\n/quit\n",
                           capture_output=True, text=True, timeout=180, cwd=REPO_ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "LoRA adapts a model cheaply [1]." in proc.stdout and "QLoRA needs less memory [1]." in proc.stdout
+    assert len(written) == 2 and all(w in proc.stdout for w in written)
     condense = [r for r in fake_env.chat_requests() if "Standalone question:" in r["messages"][-1]["content"]]
     assert condense and "What is LoRA?" in condense[0]["messages"][-1]["content"]  # one conversation throughout
 

@@ -15,9 +15,11 @@ VARIABLES = {
     "condense": {"history": [type("T", (), {"user": "What is LoRA?", "answer": "A method."})()],
                  "message": "And QLoRA?"},
     "answer_fact": {"passages": [PASSAGE], "question": "Q?", "costs": "", "models": ""},
-    "answer_situation": {"passages": [PASSAGE], "question": "Q?", "costs": "c", "models": "m",
-                         "recommendation": "api", "label": "Commercial API", "scores": "recommended: api",
-                         "also_fact": True},
+    "answer_why": {"label": "Commercial API", "question": "Q?",
+                   "reasons": [{"why": "No ML team.", "input": "team_ml_expertise=none", "n": 1,
+                                "source": "guides/g.md § Costs", "excerpt": "Text."}]},
+    "answer_risks": {"label": "Commercial API", "n": 1, "source": "guides/g.md § Costs", "text": "Text.",
+                     "situation": "team_ml_expertise=none"},
 }
 
 
@@ -29,7 +31,7 @@ def test_every_template_is_covered() -> None:
 def test_template_renders(name: str) -> None:
     text = render(name, **VARIABLES[name])
     assert text and "{{" not in text and "{%" not in text
-    if "passages" in VARIABLES[name]:
+    if name.startswith("answer_"):
         assert '<passage id="1" source="guides/g.md § Costs">' in text
 
 
@@ -41,8 +43,12 @@ def test_missing_variable_is_an_error(name: str) -> None:
         render(name, **variables)
 
 
-def test_a_situation_with_a_fact_question_asks_for_the_answer_too() -> None:
-    both = render("answer_situation", **VARIABLES["answer_situation"])
-    only = render("answer_situation", **{**VARIABLES["answer_situation"], "also_fact": False})
-    assert "**Your question**" in both and "four sections" in both
-    assert "**Your question**" not in only and "three sections" in only
+@pytest.mark.parametrize("name", ["answer_fact", "answer_why", "answer_risks"])
+def test_answer_prompts_put_their_fixed_instructions_first(name: str) -> None:
+    """The server reuses the cached prefix of a prompt: the instructions, the same on every turn, come before the
+    passages and the user's words, which change."""
+    one = render(name, **VARIABLES[name])
+    other = render(name, **{**VARIABLES[name], **({"question": "Something else entirely?"}
+                                                  if "question" in VARIABLES[name] else {"situation": "other"})})
+    common = next(i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b)
+    assert common > one.index("<passage") > 200
