@@ -60,6 +60,7 @@ bench-local: setup model
 eval: setup model
 	$(OFFLINE) $(PY) -m advisor.evaluation retrieval
 	$(OFFLINE) $(PY) -m advisor.evaluation understanding --report evals/reports/understanding.md
+	$(OFFLINE) $(PY) -m advisor.claims_eval --report evals/reports/claims.md
 
 lint: setup
 	$(VENV)/bin/ruff check advisor tests benchmarks

@@ -65,6 +65,7 @@ _NUMBER = re.compile(
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9,
           "t": 1e12, "trillion": 1e12}
+_LABEL = re.compile(r"\*\*[^*\n]{1,60}\*\*:?\s+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 
 
@@ -260,6 +261,8 @@ class ClaimChecker:
         trail = unit[len(unit.rstrip()):]
         marker = _LIST_MARKER.match(body)
         prefix = marker.group(0) if marker else ""
+        label = _LABEL.match(body[len(prefix):])  # "**Regulated data**: ..." keeps its label, unchecked
+        prefix += label.group(0) if label else ""
         sentence = body[len(prefix):]
         reason, text = self._judge(sentence)
         if reason is not None:

@@ -297,8 +297,7 @@ class TurnRun:
                  for r, h in reasons]
 
         def fallback() -> str:  # the scorer's own reasons, each cited to its section
-            return "".join(f"- {item['why']} [{item['n']}]\n" for item in items) or "- " + "; ".join(
-                r["why"] for r, _ in reasons) + "\n"
+            return "".join(f"- {_cite(item['why'], item['n'])}\n" for item in items)
 
         if not items:
             return
@@ -321,7 +320,7 @@ class TurnRun:
         points = [p for p in _points(drawbacks.text)][:3]
 
         def fallback() -> str:  # the guide's own list, cited
-            return "".join(f"- {p} [{n}]\n" for p in points)
+            return "".join(f"- {_cite(p, n)}\n" for p in points)
 
         situation = "; ".join(f"{k} = {v}" for k, v in verdict.profile.items()) or "nothing specific yet"
         prompt = render("answer_risks", self.settings.prompts_dir, label=verdict.label, n=n,
@@ -378,7 +377,7 @@ class TurnRun:
             best = self.draft.passages[citable[0] - 1]
             points = _points(best.text)[:4]
             return ("The model's answer could not be checked against the passages; the closest passage says:\n"
-                    + "".join(f"- {p} [{citable[0]}]\n" for p in points))
+                    + "".join(f"- {_cite(p, citable[0])}\n" for p in points))
 
         return build(chosen), citable, fallback
 
@@ -567,6 +566,13 @@ def _points(text: str) -> list[str]:
     if not items:
         items = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.strip()) > 20]
     return items
+
+
+def _cite(text: str, n: int) -> str:
+    """A sentence with its citation before the closing full stop, as the claim check writes them."""
+    text = text.strip()
+    end = text[-1] if text[-1:] in ".!?" else ""
+    return f"{text[: len(text) - len(end)].rstrip()} [{n}]{end or '.'}"
 
 
 def _unheaded(text: str) -> str:

@@ -89,7 +89,7 @@ def _clock_components(advisor: Any) -> _Clock:
     for module, name in (("advisor.scoring", "score_profile"),
                          ("advisor.scoring", "load_policy"), ("advisor.prompts", "render"),
                          ("advisor.prompt_context", "fit_passages"), ("advisor.prompt_context", "compact_costs"),
-                         ("advisor.prompt_context", "compact_models"), ("advisor.citations", "attribute_citations"),
+                         ("advisor.prompt_context", "compact_models"), ("advisor.answer_costs", "answer_costs"),
                          ("advisor.routing", "decide"), ("advisor.hygiene", "clean_message")):
         clock.wrap(importlib.import_module(module), name)
     return clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -59,6 +60,12 @@ def test_regulated_situation_gets_open_weights_with_cited_sources(local_advisor:
     body = answer.answer.split("**What would change the recommendation**")[0]
     assert len(body) > 200  # the model wrote the explanation
     assert any(s["cited"] for s in answer.sources)
+    # The pipeline's sections, in order; the model's sentences all passed the claim check.
+    headings = ["**Why**", "**Risks and how to reduce them**", "**Costs**"]
+    assert [h for h in headings if h in body] == headings and body.index("**Why**") < body.index("**Costs**")
+    checks = answer.checks
+    assert checks["kept"] + checks["corrected"] >= 1, checks
+    _every_number_and_citation_is_supported(local_advisor, answer)
     assert answer.model == "openai/qwen2.5-coder-1.5b-instruct" and answer.usage.get("completion_tokens", 0) > 0
 
 
@@ -68,6 +75,28 @@ def test_fact_question_is_answered_from_the_guides(local_advisor: Advisor) -> No
     assert any(s["path"] == "guides/hardware-sizing.md" for s in answer.sources)
     assert any(s["cited"] for s in answer.sources), answer.answer
     assert "0.5" in answer.answer or "half" in answer.answer.lower()
+
+
+def _every_number_and_citation_is_supported(advisor: Advisor, answer: Any) -> None:
+    """Re-check the shown answer independently: each number occurs in a passage, the user's words or the computed
+    figures; each cited passage supports its sentence."""
+    import re
+
+    from advisor.claims import SUPPORT_THRESHOLD, numbers_in, support_score
+
+    passages = {s["n"]: advisor.retriever.section(f"{s['path']}#{s['section']}") for s in answer.sources}
+    texts = [p.text for p in passages.values() if p is not None]
+    allowed = [v for t in [*texts, answer.standalone_question, json.dumps(answer.costs or {}),
+                           json.dumps(answer.scores or {})] for _, vs in numbers_in(t) for v in vs]
+    model_part = answer.answer.split("**Costs**")[0].split("\n", 1)[1]  # the model's sections, checked
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z*(-])|\n", model_part):
+        for written, values in numbers_in(sentence):
+            assert any(abs(v - a) <= 0.005 * max(abs(a), 1e-9) for v in values for a in allowed), (written, sentence)
+        for n in {int(m) for m in re.findall(r"\[(\d+)\]", sentence)}:
+            passage = passages.get(n)
+            assert passage is not None, sentence
+            assert support_score(sentence, passage.text, advisor.retriever.index.embedder.encode) >= \
+                SUPPORT_THRESHOLD, (n, sentence)
 
 
 def test_store_kept_every_turn(local_advisor: Advisor, tmp_path: Path) -> None:

@@ -427,3 +427,49 @@ def test_async_consumer_that_breaks_and_drops_the_stream_stops_the_turn(advisor:
 
     turn = advisor.store.get_turn(asyncio.run(main()))
     assert turn is not None and turn.stopped
+
+
+def test_the_claim_check_drops_what_the_passages_do_not_hold_and_keeps_what_they_do(
+        advisor: Advisor, scripted: ScriptedLLM) -> None:
+    """A Why section mixing a grounded sentence with an invented figure, a wrong citation, advice found in no
+    guide, a claim the user never made and a contradiction of the verdict: only the grounded one (and the
+    corrected one) reach the reader, a sentence behind the model, and the tally is in the JSON and the store."""
+    from tests.fake_llm import grounded_reply
+
+    def why(request: dict[str, Any]) -> str:
+        grounded = grounded_reply(request["messages"][-1]["content"]).strip()
+        return "\n".join([
+            grounded,
+            "- Self-hosting saves exactly $4,317,000 in the first year [1].",
+            "- To speed things up, reduce the batch size and restart the job [1].",
+            "- Your volumes are high and steady, so GPUs pay for themselves [1].",
+            "- We would rather recommend a hosted API such as Claude here [1].",
+        ])
+
+    scripted.enqueue(why, "- Operating GPUs needs skilled staff, which you can hire or contract [9].")
+    events = list(advisor.events(HOSPITAL))
+    done = events[-1]
+    assert isinstance(done, DoneEvent)
+    text = done.result["answer"]
+    why_text = text.split("**Why**", 1)[1].split("**Risks", 1)[0]
+    assert "$4,317,000" not in text and "batch size" not in text and "high and steady" not in text
+    assert "Claude" not in text and "[9]" not in text
+    assert why_text.strip().startswith("- ") and "[" in why_text  # the grounded sentence stayed, cited
+    checks = done.result["checks"]
+    assert checks["dropped"] >= 4 and {"number", "user_claim", "contradiction"} <= set(checks["reasons"])
+    assert {d["reason"] for d in checks["dropped_sentences"]} >= {"number", "user_claim", "contradiction"}
+    stored = advisor.store.get_turn(done.result["turn_id"])
+    assert stored is not None and stored.checks == checks and stored.answer == text
+    assert "**Costs**" in text and done.result["costs"]["option"] == "open_weight"
+    streamed = _text(events)
+    assert streamed.strip() == text and "$4,317,000" not in streamed  # never shown, not even for a moment
+
+
+def test_costs_come_from_the_cost_model_when_the_volume_is_known(advisor: Advisor, scripted: ScriptedLLM) -> None:
+    answer = advisor.ask(HOSPITAL + " We expect about 2 billion tokens a month.")
+    costs = answer.costs
+    assert answer.recommendation == "open_weight" and costs is not None and costs["kind"] == "self_host_vs_api"
+    section = answer.answer.split("**Costs**", 1)[1].split("**What would change", 1)[0]
+    monthly = costs["figures"]["self_host"]["monthly_usd"]
+    assert f"${monthly / 1e3:,.0f}k" in section and "Break-even" in section  # rendered from the figures
+    assert "2B tokens a month" in section
