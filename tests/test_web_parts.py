@@ -312,11 +312,11 @@ def test_the_chat_redraws_bursts_once_and_slow_words_often(advisor: Advisor) -> 
             return pool.submit(asyncio.run, count(question)).result()
 
     llm: ScriptedLLM = advisor.llm  # type: ignore[assignment]
-    llm.enqueue("Grounded [1]. " + "word " * 300)  # all at once: a fast hosted model
+    llm.enqueue("Grounded [1]. " + "Word. " * 300)  # all at once: a fast hosted model
     redraws, turn = draws("What is QLoRA?")
-    assert turn.finished and turn.text.count("word") == 300 and redraws < 15
+    assert turn.finished and turn.text.count("Word") == 300 and redraws < 15
     llm.piece_delay_s = 0.03
-    llm.enqueue("Grounded [1]. " + "word " * 60)  # about two seconds of words
+    llm.enqueue("Grounded [1]. " + "Word. " * 60)  # about two seconds of words, a sentence each
     redraws, turn = draws("What is LoRA?")
     assert turn.finished and redraws >= 12  # the page still sees the answer grow, about ten times a second
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from advisor.config import REPO_ROOT
+from tests.fake_llm import grounded_reply
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -51,7 +52,10 @@ def echo_reply(request: dict[str, Any]) -> str:
     tags = TAG.findall(prompt)
     tag = tags[-1] if tags else "no tag"
     length = 300 if "long answer" in prompt else 100 if "medium answer" in prompt else 25
-    return f"Answer for {tag}: the first passage covers it [1]. " + "More grounded words follow. " * (length // 4)
+    # Short sentences that claim nothing pass the claim check as they are; the passage's first sentence, cited,
+    # passes it as grounded.
+    return (f"Answer for {tag}. " + grounded_reply(prompt).strip("- \n") + " "
+            + "More grounded words follow. " * (length // 4))
 
 
 @contextmanager
