@@ -96,7 +96,7 @@ def _content(text: str) -> set[str]:
     return {w[:6] for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
-def _windows(text: str) -> list[str]:
+def passage_windows(text: str) -> list[str]:
     """A passage's sentences, and each pair of neighbours (a claim often joins two)."""
     parts = [p.strip(" -*•") for p in re.split(r"(?<=[.!?;:])\s+|\n+", text) if len(p.strip(" -*•")) > 15]
     return parts + [a + " " + b for a, b in itertools.pairwise(parts)] or [text]
@@ -112,7 +112,7 @@ class _Passage:
 
 
 def _prepare(text: str, embed: Embed) -> _Passage:
-    windows = _windows(text)
+    windows = passage_windows(text)
     return _Passage(text, _content(text), windows, _unit(embed(windows)),
                     [bool(_NEGATION.search(w)) for w in windows])
 
@@ -272,6 +272,28 @@ class ClaimChecker:
                 self.checks.dropped_sentences.append({"sentence": sentence, "reason": reason})
             return ""
         return lead + prefix + text + trail
+
+    def vouch(self, text: str) -> str:
+        """The pipeline's own text (a fallback) with each citation kept only where its passage supports the
+        sentence: nothing is dropped, an unsupported citation goes."""
+        stream = SentenceStream()
+        units = [*stream.feed(text), *stream.flush()]
+        out = []
+        for unit in units:
+            cited = [int(m.group(1)) for m in _CITATION.finditer(unit)]
+            if not cited:
+                out.append(unit)
+                continue
+            body = unit.strip()
+            marker = _LIST_MARKER.match(body)
+            prefix = marker.group(0) if marker else ""
+            plain = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_CITATION.sub("", body[len(prefix):]).split()))
+            vector = _unit(self.embed([plain]))[0]
+            good = [n for n in cited if 1 <= n <= len(self._texts)
+                    and _support(plain, vector, self._passage(n)) >= self.threshold]
+            lead, trail = unit[: len(unit) - len(unit.lstrip())], unit[len(unit.rstrip()):]
+            out.append(lead + prefix + (_with_citations(plain, good) if good else plain) + trail)
+        return "".join(out)
 
     def _judge(self, sentence: str) -> tuple[str | None, str]:
         cited = [int(m.group(1)) for m in _CITATION.finditer(sentence)]

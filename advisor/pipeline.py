@@ -385,9 +385,9 @@ class TurnRun:
         """The passage's sentences closest to a reason, in their order: a short prompt is a fast one."""
         import numpy as np
 
-        from advisor.claims import _windows
+        from advisor.claims import passage_windows
 
-        parts = [p for p in _windows(text) if p in text][:40]
+        parts = [p for p in passage_windows(text) if p in text][:40]
         if len(parts) <= keep:
             return text
         vectors = self._embed([about, *parts])
@@ -455,7 +455,7 @@ class TurnRun:
                 self.draft.checks.add(checker.checks)
         self.stop.check()  # a stopped stream ends quietly: no fallback, no next section
         if not shown:
-            yield from self._say(fallback(), "fallback")
+            yield from self._say(checker.vouch(fallback()), "fallback")
 
     def _condense(self, message: str) -> str:
         from advisor.llm import LLMError

@@ -132,7 +132,8 @@ def test_a_clarifying_reply_is_answered_in_context(web: tuple[Advisor, str], gua
     assert "Where it runs: on prem" in card and "Task scope: broad" in card  # the first message still counts
     # The reply was written as the same situation's answer, its verdict read from both messages.
     last = llm.history[-1]["messages"][-1]["content"]
-    assert "scorer has already decided" in last, last[:300]
+    assert "The scorer recommends" in last and "deployment = on_prem" in last and "task_scope = broad" in last, \
+        last[-300:]
 
 
 def test_thumbs_down_with_a_comment_is_stored(web: tuple[Advisor, str], guarded: Guarded) -> None:

@@ -1,0 +1,90 @@
+"""Fact questions answered end to end by the bundled local model: are the key points of the guides there?
+
+    python benchmarks/facts_local.py [--holdout] [--limit N] [--json FILE]
+
+For each case of evals/facts.yaml (tuning) or evals/facts_holdout.yaml (held out, frozen): the share of its
+`must_mention` points present in the answer (a point is "a|b|c" alternatives, present when one occurs in the
+lower-cased answer), whether a passage it expects was retrieved and cited, the claim check's tally and the answer
+time. Every sentence shown passed the claim check, so a point found is a point supported by a passage. Slow (tens
+of seconds a case on two cores); quote medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from advisor.config import REPO_ROOT, Settings, set_offline_env
+
+set_offline_env()
+
+
+def points_found(answer: str, points: list[str]) -> list[str]:
+    """The points (each "a|b" alternatives) present in answer."""
+    text = " ".join(answer.lower().split())
+    return [p for p in points if any(alt.strip() and alt.strip() in text for alt in p.split("|"))]
+
+
+def main() -> int:
+    import yaml
+
+    from advisor.advisor import Advisor
+    from advisor.store import Store
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--holdout", action="store_true", help="the frozen held-out set instead of the tuning set")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--only", default=None, help="only the cases whose id contains this")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    name = "facts_holdout.yaml" if args.holdout else "facts.yaml"
+    cases = yaml.safe_load((REPO_ROOT / "evals" / name).read_text(encoding="utf-8"))
+    cases = [c for c in cases if not args.only or args.only in c["id"]][: args.limit]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        advisor = Advisor(Settings(), store=Store(Path(tmp) / "advisor.sqlite3"))
+        for case in cases:
+            answer = advisor.ask(case["question"])
+            found = points_found(answer.answer, case["must_mention"])
+            expected = set(case.get("expect_sources") or [])
+            retrieved = {f"{s['path']}#{s['section']}" for s in answer.sources}
+            cited = {f"{s['path']}#{s['section']}" for s in answer.sources if s["cited"]}
+            row = {"id": case["id"], "kind": answer.kind, "points": len(case["must_mention"]), "found": len(found),
+                   "missing": [p for p in case["must_mention"] if p not in found],
+                   "source_retrieved": bool(expected & retrieved) if expected else None,
+                   "source_cited": bool(expected & cited) if expected else None,
+                   "seconds": answer.latency_s, "checks": answer.checks, "answer": answer.answer}
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k not in ("answer", "checks")} | {
+                "kept": answer.checks["kept"] + answer.checks["corrected"],
+                "dropped": answer.checks["dropped"]}), flush=True)
+    points = sum(r["points"] for r in rows)
+    found = sum(r["found"] for r in rows)
+    with_sources = [r for r in rows if r["source_retrieved"] is not None]
+    kept = sum(r["checks"]["kept"] + r["checks"]["corrected"] for r in rows)
+    dropped = sum(r["checks"]["dropped"] for r in rows)
+    times = sorted(r["seconds"] for r in rows)
+    summary = {
+        "set": name, "cases": len(rows), "points": points, "points_found": found,
+        "point_coverage": round(found / max(1, points), 3),
+        "median_case_coverage": statistics.median(r["found"] / r["points"] for r in rows),
+        "source_retrieved": f"{sum(bool(r['source_retrieved']) for r in with_sources)}/{len(with_sources)}",
+        "source_cited": f"{sum(bool(r['source_cited']) for r in with_sources)}/{len(with_sources)}",
+        "sentences_kept": kept, "sentences_dropped": dropped, "share_kept": round(kept / max(1, kept + dropped), 3),
+        "median_s": statistics.median(times), "p90_s": times[min(len(times) - 1, int(0.9 * len(times)))],
+    }
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "cases": rows}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The fact-answer eval sets: the held-out set is frozen, every case is well formed and its points are in the
+passages it names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+import yaml
+
+from advisor.config import REPO_ROOT
+from benchmarks.facts_local import points_found
+
+EVALS = REPO_ROOT / "evals"
+HOLDOUT = EVALS / "facts_holdout.yaml"
+KNOWLEDGE = REPO_ROOT / "knowledge"
+
+
+def _cases(name: str) -> list[dict]:  # type: ignore[type-arg]
+    return list(yaml.safe_load((EVALS / name).read_text(encoding="utf-8")))
+
+
+def _section(source: str) -> str:
+    """The text a source names: a guide's `## heading` section, or a catalog entry."""
+    path, _, heading = source.partition("#")
+    if path == "models.yaml":
+        models = yaml.safe_load((KNOWLEDGE / path).read_text(encoding="utf-8"))["models"]
+        [entry] = [m for m in models if m["id"] == heading]
+        return yaml.safe_dump(entry, allow_unicode=True)
+    text = (KNOWLEDGE / path).read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert match, source
+    return match.group(1)
+
+
+def test_the_held_out_fact_set_is_frozen() -> None:
+    digest = hashlib.sha256(HOLDOUT.read_bytes()).hexdigest()
+    assert digest == "da7923cc88fa9db13963bcab77314a85e883cf05fbbf8cba4041a54fdfd66ee4"
+
+
+@pytest.mark.parametrize("name", ["facts.yaml", "facts_holdout.yaml"])
+def test_every_point_is_in_a_passage_the_case_names(name: str) -> None:
+    cases = _cases(name)
+    assert len({c["id"] for c in cases}) == len(cases) >= 16
+    for case in cases:
+        assert case["kind"] == "fact" and case["question"].strip(), case["id"]
+        sources = case.get("expect_sources") or []
+        if not sources:  # a question the knowledge base does not answer: the answer must say so
+            assert case["must_mention"] and "not cover" in case["must_mention"][0], case["id"]
+            continue
+        assert 3 <= len(case["must_mention"]) <= 5, case["id"]
+        text = "\n".join(_section(s) for s in sources)
+        missing = [p for p in case["must_mention"] if not points_found(text, [p])]
+        assert not missing, (case["id"], missing)
+
+
+def test_sets_do_not_share_questions() -> None:
+    tuning = {c["question"].lower() for c in _cases("facts.yaml")}
+    assert not tuning & {c["question"].lower() for c in _cases("facts_holdout.yaml")}
+
+
+def test_a_point_is_found_by_any_of_its_alternatives() -> None:
+    points = ["lock-in|depend", "rate limit", "gpu|idle"]
+    found = points_found("You Depend on one vendor; its\nrate   limits bite.", points)
+    assert found == ["lock-in|depend", "rate limit"]
+    assert points_found("", points) == []
