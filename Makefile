@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 	LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true GRADIO_ANALYTICS_ENABLED=False \
 	ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup model reader browser run test bench bench-local eval lint index clean
+.PHONY: setup model reader browser runtime run test bench bench-local eval lint index clean
 
 setup: $(STAMP)
 
@@ -54,7 +54,12 @@ bench: setup model browser
 	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
 	$(OFFLINE) $(PY) benchmarks/bench_web.py
 
-bench-local: setup model
+# Optional: llama.cpp's server compiled for this CPU (AVX-512/VNNI where it has them), cached in the data dir; the
+# local model uses it from its next start. Minutes on two cores, once.
+runtime: setup
+	$(PY) -m advisor.runtime build
+
+bench-local: setup model runtime
 	$(OFFLINE) $(PY) benchmarks/bench_local_model.py --quick
 
 eval: setup model

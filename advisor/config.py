@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,9 @@ class Settings(BaseSettings):
     local_threads: int = Field(default=2, ge=1, le=256, description="CPU threads for generation.")
     local_ctx: int = Field(default=4096, ge=512, le=32768, description="Context window of the local server.")
     local_start_timeout_s: float = Field(default=180.0, gt=0)
+    local_runtime: Literal["auto", "native", "xllamacpp"] = Field(
+        default="auto", description="llama.cpp build serving the local model: auto uses `make runtime`'s native "
+        "build for this CPU when there is one, else the prebuilt xllamacpp wheel.")
     local_parallel: int = Field(
         default=2, ge=1, le=16, description="Requests the local server runs at once; further turns wait in a queue.")
     # --- conversations -------------------------------------------------------------------------------------

@@ -266,8 +266,14 @@ class LocalServer:
         self._log = self.log_path.open("ab")
         self._log.write(f"\n--- advisor starting the local model at {time.strftime('%F %T')} ---\n".encode())
         self._log.flush()
+        from advisor.runtime import RuntimeBuildError, chosen_runtime
+
+        try:
+            _, native = chosen_runtime(self.settings)
+        except RuntimeBuildError as exc:
+            raise LocalModelError(str(exc)) from None
         command = [
-            sys.executable, "-m", "advisor.local_model", "serve",
+            sys.executable, "-m", "advisor.local_model", "serve", *(["--native", str(native)] if native else []),
             "--model", str(model), "--alias", MODEL_ALIAS,
             "--host", self.host, "--port", str(self.port),
             "--threads", str(self.settings.local_threads), "--ctx", str(self.settings.local_ctx),
@@ -302,7 +308,32 @@ class LocalServer:
 
 def _serve(args: argparse.Namespace) -> int:
     """Run llama.cpp's HTTP server in the foreground until SIGTERM, SIGINT or the parent's exit."""
-    os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)  # read once, when xllamacpp loads libgomp
+    os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)  # read once, when llama.cpp loads libgomp
+    from advisor.runtime import native_command
+
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
+    binary = args.native
+    if binary is not None:
+        child = subprocess.Popen(native_command(
+            binary, model=args.model, alias=args.alias, host=args.host, port=args.port, threads=args.threads,
+            ctx=args.ctx, parallel=args.parallel, cache_mib=PROMPT_CACHE_MIB), stdin=subprocess.DEVNULL)
+        print(f"advisor: serving {args.alias} at http://{args.host}:{args.port}/v1 (runtime: native llama.cpp "
+              f"build {binary})", flush=True)
+        try:
+            while not done.wait(1.0) and child.poll() is None:
+                if args.parent_pid and os.getppid() != args.parent_pid:
+                    print("advisor: parent process exited; stopping", flush=True)
+                    break
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=_STOP_GRACE_S - 1)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        return 0 if done.is_set() else int(child.returncode or 0)
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -320,11 +351,8 @@ def _serve(args: argparse.Namespace) -> int:
     # llama.cpp allows every origin by default; a web page in the user's browser must not drive it.
     params.cors_origins = f"http://[{args.host}]" if ":" in args.host else f"http://{args.host}"
 
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: done.set())
     server = xllamacpp.Server(params)
-    print(f"advisor: serving {args.alias} at {server.listening_address}/v1", flush=True)
+    print(f"advisor: serving {args.alias} at {server.listening_address}/v1 (runtime: xllamacpp)", flush=True)
     while not done.wait(1.0):
         # Orphaned (the app was killed without running atexit): stop rather than hold 2 GB forever.
         if args.parent_pid and os.getppid() != args.parent_pid:
@@ -347,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--threads", type=int, default=None)
     serve.add_argument("--ctx", type=int, default=None)
     serve.add_argument("--parallel", type=int, default=None)
+    serve.add_argument("--native", type=Path, default=None,
+                       help="serve with this llama-server binary (`make runtime`) instead of xllamacpp")
     serve.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

@@ -1,8 +1,13 @@
-"""The bundled local model on xllamacpp's llama.cpp server: speed by thread count, start-up, memory, request shapes.
+"""The bundled local model's llama.cpp runtimes compared, then speed by thread count, start-up, memory, request shapes.
 
-    python benchmarks/bench_local_model.py              # threads 1 and 2, quiet and with one core busy; checks
+    python benchmarks/bench_local_model.py              # runtimes; threads 1 and 2, quiet and with one core busy
     python benchmarks/bench_local_model.py --quick      # one run per config, no contention runs
     python benchmarks/bench_local_model.py --no-checks  # speeds only
+
+Runtimes: the prebuilt xllamacpp wheel, and the native llama-server built for this CPU by `make runtime`
+(python -m advisor.runtime build) as the app runs it, and with other micro-batch sizes and flash attention off;
+each row gives its prompt throughput as a ratio of the best candidate's in the same run, and the instruction sets
+its machine code uses (AVX-512 and VNNI instructions counted with objdump), which is where the gap comes from.
 
 Speeds come from the server's own `timings` in the OpenAI-compatible HTTP response (a ~1,200-token prompt, 200
 output tokens, temperature 0, prompt cache off); every figure is a median over the runs. The request-shape checks
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -97,13 +103,15 @@ def _timed_run(root: str, context: str, n: int) -> Run:
     return Run(t["prompt_n"], t["prompt_per_second"], t["predicted_n"], t["predicted_per_second"], wall)
 
 
-def _start(model: Path, *, port: int, threads: int, ctx: int, log: Path) -> tuple[subprocess.Popen[bytes], float]:
-    """Start `python -m advisor.local_model serve` and wait until /health answers; return it and the seconds."""
+def _start(model: Path, *, port: int, threads: int, ctx: int, log: Path,
+           command: list[str] | None = None) -> tuple[subprocess.Popen[bytes], float]:
+    """Start `python -m advisor.local_model serve` (or command) and wait until /health answers; return it and the
+    seconds."""
     start = time.perf_counter()
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "advisor.local_model", "serve", "--model", str(model), "--port", str(port),
-             "--threads", str(threads), "--ctx", str(ctx), "--parent-pid", str(os.getpid())],
+            command or [sys.executable, "-m", "advisor.local_model", "serve", "--model", str(model), "--port",
+                        str(port), "--threads", str(threads), "--ctx", str(ctx), "--parent-pid", str(os.getpid())],
             stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
         )
     while True:
@@ -146,6 +154,54 @@ def bench_threads(model: Path, tmp: Path, *, threads: int, busy: bool, runs: int
         "wall_s": round(statistics.median(r.wall_s for r in results), 1),
         "runs": runs,
     }
+
+
+def _instruction_sets(binary: Path) -> str:
+    """AVX-512 (zmm) and VNNI (vpdpbusd) instructions in a binary's machine code, counted with objdump."""
+    if shutil.which("objdump") is None:
+        return "objdump not installed"
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(binary)], capture_output=True, text=True,
+                             check=False).stdout
+    return f"{listing.count('zmm')} zmm, {listing.count('vpdpbusd')} vpdpbusd"
+
+
+def bench_runtimes(model: Path, tmp: Path, *, settings: Settings, runs: int) -> list[dict[str, Any]]:
+    """Prompt and generation speed of each llama.cpp runtime on the same prompt, with the app's threads and slots."""
+    import xllamacpp
+
+    from advisor.local_model import GOMP_SPINCOUNT
+    from advisor.runtime import native_command, native_server
+
+    os.environ.setdefault("GOMP_SPINCOUNT", GOMP_SPINCOUNT)  # as `advisor.local_model serve` sets it
+    threads = settings.local_threads
+    wheel = Path(xllamacpp.__file__).parent
+    candidates: list[tuple[str, list[str] | None, Path]] = [  # (name, llama-server's extra flags, binary)
+        ("xllamacpp wheel (prebuilt)", None, next(wheel.glob("xllamacpp*.so")))]
+    native = native_server(settings)
+    if native is not None:
+        candidates += [(name, extra, native) for name, extra in [
+            ("native build (make runtime)", []), ("native, ubatch 256", ["--ubatch-size", "256"]),
+            ("native, ubatch 1024", ["--batch-size", "1024", "--ubatch-size", "1024"]),
+            ("native, flash attention off", ["--flash-attn", "off"])]]  # a later flag overrides the default
+    rows = []
+    for name, extra, binary in candidates:
+        port = _free_port()
+        command = None if extra is None else [*native_command(
+            binary, model=model, alias=MODEL_ALIAS, host="127.0.0.1", port=port, threads=threads, ctx=4096,
+            parallel=settings.local_parallel, cache_mib=0), *extra]
+        proc, start_s = _start(model, port=port, threads=threads, ctx=4096, log=tmp / "server.log", command=command)
+        try:
+            root = f"http://127.0.0.1:{port}"
+            context = _prompt_text(root)
+            results = [_timed_run(root, context, n) for n in range(runs)]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        rows.append({"runtime": name, "prompt_tok_s": round(statistics.median(r.prompt_tps for r in results), 1),
+                     "gen_tok_s": round(statistics.median(r.gen_tps for r in results), 1),
+                     "start_s": round(start_s, 2), "instructions": _instruction_sets(binary), "runs": runs})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def bench_concurrent(model: Path, tmp: Path, *, threads: int) -> dict[str, Any]:
@@ -268,6 +324,22 @@ def main() -> None:
     start = time.perf_counter()
     model = assemble_model(settings.models_dir)
     print(f"model ready in {time.perf_counter() - start:.1f} s: {model}", flush=True)
+
+    from advisor.runtime import chosen_runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runtimes = bench_runtimes(model, Path(tmp), settings=settings, runs=max(2, runs))
+    best = max(r["prompt_tok_s"] for r in runtimes)
+    print("\n| runtime | prompt tok/s | vs best | gen tok/s | start s | machine code |")
+    print("|---|---|---|---|---|---|")
+    for r in runtimes:
+        print(f"| {r['runtime']} | {r['prompt_tok_s']} | {r['prompt_tok_s'] / best:.2f}x | {r['gen_tok_s']} | "
+              f"{r['start_s']} | {r['instructions']} |")
+    chosen, _ = chosen_runtime(settings)
+    row = runtimes[0] if chosen == "xllamacpp" else runtimes[1]
+    print(f"chosen runtime (ADVISOR_LOCAL_RUNTIME={settings.local_runtime}): {row['runtime']}, prompt "
+          f"{row['prompt_tok_s']} tok/s = {row['prompt_tok_s'] / best:.2f}x the best candidate"
+          + ("" if chosen == "native" else "; `make runtime` builds the native server for this CPU") + "\n")
 
     rows = []
     concurrent: dict[str, Any] | None = None
