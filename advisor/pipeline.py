@@ -424,6 +424,19 @@ class TurnRun:
         checker = ClaimChecker([h.text for h in self.draft.passages], evidence, embed=self._embed,
                                reader=self.reader, citable=citable)
         shown = 0
+        label = ""  # a bare "- **Label:**" line, shown only once a checked sentence follows it
+
+        def release(text: str) -> str:
+            nonlocal shown, label
+            if _bare_label(text):
+                label = text
+                return ""
+            if not text.strip():
+                return text if not label else ""
+            shown += 1
+            out, label = label + text, ""
+            return out
+
         self.stop.check()
         if not self._model_failed:
             stream = SentenceStream()
@@ -435,12 +448,9 @@ class TurnRun:
                         continue
                     self.draft.body.append(piece)
                     for unit in stream.feed(piece):
-                        text = _unheaded(checker.check(unit))
-                        shown += bool(text.strip())
-                        yield from self._say(text)
+                        yield from self._say(release(_unheaded(checker.check(unit))))
                 for unit in stream.flush():
-                    text = _unheaded(checker.check(unit))
-                    shown += bool(text.strip())
+                    text = release(_unheaded(checker.check(unit)))
                     yield from self._say(text.rstrip() + "\n" if text.strip() else "")
             except LLMError as exc:
                 if verdict is None:
@@ -573,6 +583,13 @@ def _cite(text: str, n: int) -> str:
     text = text.strip()
     end = text[-1] if text[-1:] in ".!?" else ""
     return f"{text[: len(text) - len(end)].rstrip()} [{n}]{end or '.'}"
+
+
+def _bare_label(text: str) -> bool:
+    """A list item that is only a bold label ("- **Costs:**"): nothing to show without the sentence after it."""
+    import re
+
+    return bool(re.fullmatch(r"\s*(?:[-*•]|\d{1,2}[.)])?\s*\*\*[^*\n]+\*\*:?\s*", text))
 
 
 def _unheaded(text: str) -> str:

@@ -41,12 +41,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--holdout", action="store_true", help="the frozen held-out set instead of the tuning set")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--skip", type=int, default=0, help="start after this many cases")
     parser.add_argument("--only", default=None, help="only the cases whose id contains this")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     name = "facts_holdout.yaml" if args.holdout else "facts.yaml"
     cases = yaml.safe_load((REPO_ROOT / "evals" / name).read_text(encoding="utf-8"))
-    cases = [c for c in cases if not args.only or args.only in c["id"]][: args.limit]
+    cases = [c for c in cases if not args.only or args.only in c["id"]][args.skip:][: args.limit]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         advisor = Advisor(Settings(), store=Store(Path(tmp) / "advisor.sqlite3"))

@@ -473,3 +473,15 @@ def test_costs_come_from_the_cost_model_when_the_volume_is_known(advisor: Adviso
     monthly = costs["figures"]["self_host"]["monthly_usd"]
     assert f"${monthly / 1e3:,.0f}k" in section and "Break-even" in section  # rendered from the figures
     assert "2B tokens a month" in section
+
+
+def test_a_label_whose_sentence_is_dropped_goes_with_it(advisor: Advisor, scripted: ScriptedLLM) -> None:
+    """A fact answer of bold labels whose sentences all fail the check shows neither the bare labels nor
+    nothing: the pipeline's fallback from the passages takes their place."""
+    scripted.enqueue("- **Self-hosting cost components:**\n- Our moon base sells 4,317 tonnes of cheese [1].\n"
+                     "- **Break-even worked example:**\n")
+    answer = advisor.ask("What is LoRA and how does it cut fine-tuning memory?")
+    assert answer.kind == "fact"
+    assert "Self-hosting cost components" not in answer.answer and "Break-even worked" not in answer.answer
+    assert "cheese" not in answer.answer and "closest passage says" in answer.answer
+    assert answer.checks["dropped"] == 1
