@@ -133,6 +133,12 @@ def _support(sentence: str, vector: np.ndarray, passage: _Passage) -> float:
     return score
 
 
+def overlap(text: str, other: str) -> float:
+    """The share of text's content words (by stem) that other also has."""
+    words = _content(text)
+    return len(words & _content(other)) / max(1, len(words))
+
+
 def support_score(sentence: str, passage: str, embed: Embed) -> float:
     """How well passage supports sentence, from 0 (unrelated) to about 1 (restated)."""
     clean = _CITATION.sub("", sentence).strip()

@@ -338,11 +338,33 @@ class TurnRun:
         prepared = self._fact_prompt(list(range(1, len(self.draft.passages) + 1)))
         yield self._sources()
         yield from self._writing()
+        start = len(self.draft.shown)
         try:
             yield from self._checked(*prepared, max_tokens=self.settings.llm_max_tokens)
         finally:
             self._release()
+        yield from self._complete_list("".join(self.draft.shown[start:]), prepared[1])
         yield self._done()
+
+    def _complete_list(self, written: str, citable: list[int]) -> Iterator[Event]:
+        """A list question gets the whole list: the points of the passage the answer draws on (its most cited,
+        else the first) that the checked answer left out, in the guide's words and cited."""
+        import re
+
+        from advisor.claims import overlap
+        from advisor.routing import wants_list
+
+        if not citable or not wants_list(self.draft.question) or "does not cover" in written:
+            return
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", written) if int(n) in citable]
+        n = max(set(cited), key=cited.count) if cited else citable[0]
+        items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$",
+                                                          self.draft.passages[n - 1].text, re.M)]
+        missing = [item for item in items if overlap(item, written) < 0.5]
+        if len(items) < 3 or not missing:
+            return
+        lead = "\n" if written.strip() else ""
+        yield from self._say(lead + "".join(f"- {_cite(item, n)}\n" for item in missing), "list")
 
     def _fact_prompt(self, wanted: list[int]) -> tuple[list[dict[str, str]], list[int], Any]:
         """The fact prompt over the wanted passages (as many as fit), the numbers it may cite, and the fallback."""

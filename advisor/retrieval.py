@@ -55,6 +55,17 @@ class Hit:
         return data
 
 
+# Words people ask with that the guides' headings put otherwise: the query gains the guides' word for them.
+_GUIDE_WORDS = {"downside": "drawbacks risks", "downsides": "drawbacks risks", "disadvantage": "drawbacks risks",
+                "disadvantages": "drawbacks risks", "cons": "drawbacks", "pitfalls": "drawbacks risks",
+                "weaknesses": "drawbacks", "shortcomings": "drawbacks", "risky": "risks drawbacks"}
+
+
+def _with_guide_words(text: str) -> str:
+    extra = dict.fromkeys(w for word in re.findall(r"[a-z]+", text.lower()) for w in _GUIDE_WORDS.get(word, "").split())
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
 def clean_query(query: str) -> str:
     """The query with control characters removed; QueryError when nothing or too much is left."""
     text = " ".join(_CONTROL.sub(" ", query).split())
@@ -203,7 +214,7 @@ class HybridRetriever:
             VectorStoreQuery,
         )
 
-        text = clean_query(query)
+        text = _with_guide_words(clean_query(query))
         k = k or self.settings.top_k
         if k < 1:
             raise QueryError("k must be at least 1")

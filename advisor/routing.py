@@ -45,6 +45,16 @@ def decide(route: str, *, has_history: bool, has_profile: bool) -> Decision:
     return Decision("fact", condense=has_history)
 
 
+_LIST = re.compile(r"\b(downsides?|drawbacks?|disadvantages?|cons|risks?|risky|pitfalls?|limits?|limitations?|"
+                   r"challenges?|weakness\w*|reasons?|why|steps?|ways?|what are|which|list|hidden|factors?|"
+                   r"requirements?|demand\w*|need\w*|take)\b", re.IGNORECASE)
+
+
+def wants_list(question: str) -> bool:
+    """The question asks for several things (downsides, reasons, steps, requirements): a list answers it."""
+    return bool(_LIST.search(question))
+
+
 def wants_costs(question: str) -> bool:
     """Whether a question asks about money."""
     return bool(_COSTS.search(question))

@@ -485,3 +485,31 @@ def test_a_label_whose_sentence_is_dropped_goes_with_it(advisor: Advisor, script
     assert "Self-hosting cost components" not in answer.answer and "Break-even worked" not in answer.answer
     assert "cheese" not in answer.answer and "closest passage says" in answer.answer
     assert answer.checks["dropped"] == 1
+
+
+def test_a_list_question_gets_the_whole_list_of_the_passage_it_draws_on(advisor: Advisor,
+                                                                      scripted: ScriptedLLM) -> None:
+    """The model names one drawback; the pipeline adds the guide's other drawbacks, in its words and cited, and
+    a question asked with "downsides" finds the guide's "Drawbacks and risks" section."""
+    from advisor.retrieval import HybridRetriever
+
+    question = "What are the downsides of relying on a commercial LLM API?"
+    assert isinstance(advisor.retriever, HybridRetriever)
+    hits = advisor.retriever.search(question)
+    n = next(i + 1 for i, h in enumerate(hits) if h.section == "Drawbacks and risks")
+    items = [line[2:].strip() for line in hits[n - 1].text.splitlines() if line.startswith("- ")]
+    assert len(items) >= 3
+    scripted.enqueue(f"- {items[0].rstrip('.')} [{n}].\n")
+    answer = advisor.ask(question)
+    assert answer.kind == "fact" and answer.checks["kept"] + answer.checks["corrected"] == 1
+    for item in items[1:]:
+        assert item.rstrip(".")[:40] in answer.answer, item
+    assert answer.answer.count(f"[{n}]") >= len(items)
+
+
+def test_a_single_fact_question_gets_no_list_appended(advisor: Advisor, scripted: ScriptedLLM) -> None:
+    from tests.fake_llm import grounded_reply
+
+    scripted.enqueue(lambda request: grounded_reply(request["messages"][-1]["content"]))
+    answer = advisor.ask("What is QLoRA?")
+    assert answer.answer.count("\n- ") == 0, answer.answer
