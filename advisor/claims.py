@@ -293,18 +293,17 @@ class ClaimChecker:
             body = unit.strip()
             marker = _LIST_MARKER.match(body)
             prefix = marker.group(0) if marker else ""
-            plain = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_CITATION.sub("", body[len(prefix):]).split()))
+            plain = _plain(body[len(prefix):])
             vector = _unit(self.embed([plain]))[0]
             good = [n for n in cited if 1 <= n <= len(self._texts)
                     and _support(plain, vector, self._passage(n)) >= self.threshold]
             lead, trail = unit[: len(unit) - len(unit.lstrip())], unit[len(unit.rstrip()):]
-            out.append(lead + prefix + (_with_citations(plain, good) if good else plain) + trail)
+            out.append(lead + prefix + (with_citations(plain, good) if good else plain) + trail)
         return "".join(out)
 
     def _judge(self, sentence: str) -> tuple[str | None, str]:
         cited = [int(m.group(1)) for m in _CITATION.finditer(sentence)]
-        plain = " ".join(_CITATION.sub("", sentence).split())
-        plain = re.sub(r"\s+([.,;:!?])", r"\1", plain)
+        plain = _plain(sentence)
         for _, values in numbers_in(plain):
             if not any(_close(v, self._allowed) for v in values):
                 return "number", sentence
@@ -323,7 +322,7 @@ class ClaimChecker:
         good = [n for n in valid if scores[n] >= self.threshold]
         best = max(scores, key=lambda n: scores[n]) if scores else None
         if good:
-            text = _with_citations(plain, good)
+            text = with_citations(plain, good)
             if len(good) < len(cited):
                 self.checks.citations_removed += len(cited) - len(good)
                 self.checks.corrected += 1
@@ -334,7 +333,7 @@ class ClaimChecker:
             self.checks.citations_removed += len(cited)
             self.checks.citations_added += 1
             self.checks.corrected += 1
-            return None, _with_citations(plain, [best])
+            return None, with_citations(plain, [best])
         # No passage supports it: a statement of the user's own facts, the computed figures, or no claim at all.
         if about_user is True or len(words) < _MIN_CONTENT_WORDS or self._in_figures(plain, vector):
             if cited:
@@ -366,17 +365,23 @@ class ClaimChecker:
                    for m in self.evidence.user_messages if m.strip())
 
 
+def _plain(sentence: str) -> str:
+    """The sentence without its citations, on one line, with no space before punctuation."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_CITATION.sub("", sentence).split()))
+
+
 def _same(stated: Any, read: Any) -> bool:
     if isinstance(stated, int | float) and isinstance(read, int | float) and not isinstance(stated, bool):
         return stated > 0 and 0.5 <= read / stated <= 2.0 if stated else read == stated
     return bool(stated == read)
 
 
-def _with_citations(sentence: str, numbers: Sequence[int]) -> str:
+def with_citations(sentence: str, numbers: Sequence[int]) -> str:
+    """The sentence with its citations before the closing punctuation: "... [1][3]."."""
     marks = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
     stripped = sentence.rstrip()
     end = stripped[-1] if stripped[-1:] in ".!?" else ""
-    return f"{stripped[: len(stripped) - len(end)]} {marks}{end}"
+    return f"{stripped[: len(stripped) - len(end)].rstrip()} {marks}{end}"
 
 
 def _structural(text: str) -> bool:

@@ -358,8 +358,7 @@ class TurnRun:
             return
         cited = [int(n) for n in re.findall(r"\[(\d+)\]", written) if int(n) in citable]
         n = max(set(cited), key=cited.count) if cited else citable[0]
-        items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$",
-                                                          self.draft.passages[n - 1].text, re.M)]
+        items = _list_items(self.draft.passages[n - 1].text)
         missing = [item for item in items if overlap(item, written) < 0.5]
         if len(items) < 3 or not missing:
             return
@@ -594,17 +593,25 @@ def _points(text: str) -> list[str]:
     """A passage's list items, or else its sentences: the points a fallback restates."""
     import re
 
-    items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    items = _list_items(text)
     if not items:
         items = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.strip()) > 20]
     return items
 
 
+def _list_items(text: str) -> list[str]:
+    """A passage's bulleted or numbered items."""
+    import re
+
+    return [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+
+
 def _cite(text: str, n: int) -> str:
     """A sentence with its citation before the closing full stop, as the claim check writes them."""
+    from advisor.claims import with_citations
+
     text = text.strip()
-    end = text[-1] if text[-1:] in ".!?" else ""
-    return f"{text[: len(text) - len(end)].rstrip()} [{n}]{end or '.'}"
+    return with_citations(text if text[-1:] in ".!?" else text + ".", [n])
 
 
 def _bare_label(text: str) -> bool:
