@@ -25,6 +25,8 @@ from advisor.config import REPO_ROOT, Settings, set_offline_env
 
 set_offline_env()
 
+from benchmarks.eval_report import finish, median_p90  # noqa: E402
+
 
 def points_found(answer: str, points: list[str]) -> list[str]:
     """The points (each "a|b" alternatives) present in answer."""
@@ -79,12 +81,9 @@ def main() -> int:
         "source_retrieved": f"{sum(bool(r['source_retrieved']) for r in with_sources)}/{len(with_sources)}",
         "source_cited": f"{sum(bool(r['source_cited']) for r in with_sources)}/{len(with_sources)}",
         "sentences_kept": kept, "sentences_dropped": dropped, "share_kept": round(kept / max(1, kept + dropped), 3),
-        "median_s": statistics.median(times), "p90_s": times[min(len(times) - 1, int(0.9 * len(times)))],
+        "median_s": median_p90(times)[0], "p90_s": median_p90(times)[1],
     }
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "cases": rows}, indent=1), encoding="utf-8")
-    return 0
+    return finish(summary, rows, args.json)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from advisor.config import REPO_ROOT, Settings, set_offline_env
 
 set_offline_env()
 
+from benchmarks.eval_report import finish, median_p90  # noqa: E402
+
 
 def main() -> int:
     import yaml
@@ -77,15 +79,12 @@ def main() -> int:
             reasons[k] = reasons.get(k, 0) + v
     summary = {
         "cases": len(rows), "recommendation_accuracy": sum(r["right"] for r in rows) / len(rows),
-        "median_s": statistics.median(times), "p90_s": times[min(len(times) - 1, int(0.9 * len(times)))],
+        "median_s": median_p90(times)[0], "p90_s": median_p90(times)[1],
         "median_first_checked_s": statistics.median(firsts) if firsts else None,
         "sentences_kept": kept, "sentences_dropped": dropped,
         "share_kept": kept / max(1, kept + dropped), "dropped_by_reason": reasons,
     }
-    print(json.dumps(summary, indent=1))
-    if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "cases": rows}, indent=1), encoding="utf-8")
-    return 0
+    return finish(summary, rows, args.json)
 
 
 if __name__ == "__main__":
