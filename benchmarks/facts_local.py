@@ -1,8 +1,9 @@
 """Fact questions answered end to end by the bundled local model: are the key points of the guides there?
 
-    python benchmarks/facts_local.py [--holdout] [--limit N] [--json FILE]
+    python benchmarks/facts_local.py [--set facts|facts_holdout|facts_holdout2] [--limit N] [--json FILE]
 
-For each case of evals/facts.yaml (tuning) or evals/facts_holdout.yaml (held out, frozen): the share of its
+For each case of an eval set (evals/facts.yaml for tuning; evals/facts_holdout.yaml, seen once and since used for
+tuning; evals/facts_holdout2.yaml, held out and frozen): the share of its
 `must_mention` points present in the answer (a point is "a|b|c" alternatives, present when one occurs in the
 lower-cased answer), whether a passage it expects was retrieved and cited, the claim check's tally and the answer
 time. Every sentence shown passed the claim check, so a point found is a point supported by a passage. Slow (tens
@@ -41,13 +42,16 @@ def main() -> int:
     from advisor.store import Store
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--holdout", action="store_true", help="the frozen held-out set instead of the tuning set")
+    parser.add_argument("--set", default="facts", choices=["facts", "facts_holdout", "facts_holdout2"],
+                        help="the eval set (evals/<set>.yaml)")
+    parser.add_argument("--holdout", action="store_const", const="facts_holdout2", dest="set",
+                        help="the frozen held-out set (facts_holdout2)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--skip", type=int, default=0, help="start after this many cases")
     parser.add_argument("--only", default=None, help="only the cases whose id contains this")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    name = "facts_holdout.yaml" if args.holdout else "facts.yaml"
+    name = f"{args.set}.yaml"
     cases = yaml.safe_load((REPO_ROOT / "evals" / name).read_text(encoding="utf-8"))
     cases = [c for c in cases if not args.only or args.only in c["id"]][args.skip:][: args.limit]
     rows: list[dict[str, Any]] = []
