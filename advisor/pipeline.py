@@ -11,6 +11,7 @@ verdict agree. Every model call waits its turn in the local server's queue, and 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ __all__ = ["TurnRun"]
 
 log = logging.getLogger(__name__)
 _MAX_SITUATION_PASSAGES = 6
+_CITATIONS_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*|\[\d+\]")
+_MAX_SECTION_CHARS = 2400  # a fact answer's best passages grow to their whole section up to this size
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,8 @@ class TurnRun:
             if decision.kind == "offtopic":  # "and the other one?" reads as off-topic until it is condensed
                 decision = decide(self.reader.route(question).route, has_history=False, has_profile=False)
         self.draft.question = question
+        if decision.kind == "situation" and not self._history and self._asks_about_a_model(cleaned):
+            decision = Decision("fact")
         if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
             yield from self._say(note + OFF_TOPIC_REPLY, "note")
@@ -335,35 +340,114 @@ class TurnRun:
             yield from self._say("\n\n**Costs**\n" + render_costs(self.draft.costs), "costs")
 
     def _fact(self) -> Iterator[Event]:
+        models = self._named_models()
+        self._fuller_passages(models)
+        unknown = self._unknown_terms(models)
         prepared = self._fact_prompt(list(range(1, len(self.draft.passages) + 1)))
+        if models:  # the catalog card says what a fallback would
+            prepared = (prepared[0], prepared[1], lambda: "")
         yield self._sources()
         yield from self._writing()
+        if unknown:  # say so first: what follows is the nearest the knowledge base has, not an answer to it
+            names = ", ".join(f"“{w}”" for w in unknown)
+            yield from self._say(f"The knowledge base has no information on {names}; this is what it holds on the "
+                                 "nearest topics.\n\n", "unknown")
         start = len(self.draft.shown)
         try:
             yield from self._checked(*prepared, max_tokens=self.settings.llm_max_tokens)
         finally:
             self._release()
-        yield from self._complete_list("".join(self.draft.shown[start:]), prepared[1])
+        written = "".join(self.draft.shown[start:])
+        if not unknown:
+            yield from self._complete(written, prepared[1])
+        yield from self._cards(models)
         yield self._done()
 
-    def _complete_list(self, written: str, citable: list[int]) -> Iterator[Event]:
-        """A list question gets the whole list: the points of the passage the answer draws on (its most cited,
-        else the first) that the checked answer left out, in the guide's words and cited."""
-        import re
+    def _asks_about_a_model(self, message: str) -> bool:
+        """A question that names a catalog model and states nothing about the asker's situation ("What is unusual
+        about BitNet b1.58 2B4T?") asks for the model's facts, whatever the router made of its numbers."""
+        if not message.rstrip().endswith("?") or not self._named_models():
+            return False
+        return not self.reader.read([message]).profile.stated()
 
-        from advisor.claims import overlap
+    def _named_models(self) -> list[Any]:
+        """The catalog models the question names (at most two)."""
+        from advisor.catalog import CatalogError, load_catalog
+        from advisor.fact_points import named_models
+
+        try:
+            return named_models(self.draft.question, load_catalog(self.settings.catalog_path))
+        except CatalogError:
+            return []
+
+    def _fuller_passages(self, models: list[Any]) -> None:
+        """The passages a fact answer works from: the two best as whole sections (a list cut in two by chunking
+        is whole again), and the catalog entry of every model the question names."""
+        section = getattr(self.retriever, "section", None)
+        if section is None:
+            return
+        passages = self.draft.passages
+        for i, hit in enumerate(passages[:2]):
+            whole = section(f"{hit.doc_id or hit.path}#{hit.section}") if hit.kind != "catalog" else None
+            if whole is not None and len(hit.text) < len(whole.text) <= _MAX_SECTION_CHARS:
+                passages[i] = _replace(hit, text=whole.text)
+        have = {h.doc_id for h in passages}
+        for model in models:
+            if f"models.yaml#{model.id}" not in have and (entry := section(f"models.yaml#{model.id}")) is not None:
+                passages.append(entry)
+
+    def _unknown_terms(self, models: list[Any]) -> list[str]:
+        """The question's terms no passage holds (not counting the names of the models it names)."""
+        from advisor.fact_points import model_words
+
+        find = getattr(self.retriever, "unknown_terms", None)
+        if find is None:
+            return []
+        named = model_words(models)
+        return [w for w in find(self.draft.question) if w.lower() not in named][:3]
+
+    def _complete(self, written: str, citable: list[int]) -> Iterator[Event]:
+        """A fact answer covers its section: the points of the section that answers the question that the checked
+        answer left out and the question asks for, in the guide's words and cited."""
+
+        from advisor.fact_points import points_to_add
         from advisor.routing import wants_list
 
-        if not citable or not wants_list(self.draft.question) or "does not cover" in written:
+        guides = [n for n in citable if self.draft.passages[n - 1].kind != "catalog"]
+        if not guides or "does not cover" in written:
             return
-        cited = [int(n) for n in re.findall(r"\[(\d+)\]", written) if int(n) in citable]
-        n = max(set(cited), key=cited.count) if cited else citable[0]
-        items = _list_items(self.draft.passages[n - 1].text)
-        missing = [item for item in items if overlap(item, written) < 0.5]
-        if len(items) < 3 or not missing:
-            return
-        lead = "\n" if written.strip() else ""
-        yield from self._say(lead + "".join(f"- {_cite(item, n)}\n" for item in missing), "list")
+        n = self._answering(guides)
+        missing = points_to_add(self.draft.question, self.draft.passages[n - 1].text, written, embed=self._embed,
+                                want_list=wants_list(self.draft.question))
+        if missing:
+            lead = "\n" if written.strip() else ""
+            yield from self._say(lead + "".join(f"- {_cite(item, n)}\n" for item in missing), "list")
+
+    def _answering(self, candidates: list[int]) -> int:
+        """Of the guide passages given, the one whose heading is closest to the question: the section that
+        answers it (headings name what a section answers better than its best-matching chunk does)."""
+        if len(candidates) == 1:
+            return candidates[0]
+        heads = [f"{self.draft.passages[n - 1].title}: {self.draft.passages[n - 1].section}" for n in candidates]
+        vectors = self._embed([self.draft.question, *heads])
+        return candidates[int((vectors[1:] @ vectors[0]).argmax())]
+
+    def _cards(self, models: list[Any]) -> Iterator[Event]:
+        """The catalog facts of each model the question names, with their date and source, cited."""
+        import datetime as dt
+
+        from advisor.fact_points import catalog_card
+
+        numbers = {h.doc_id: i + 1 for i, h in enumerate(self.draft.passages)}
+        for model in models:
+            n = numbers.get(f"models.yaml#{model.id}")
+            if n is None:
+                continue
+            limit = self.settings.catalog_stale_days
+            stale = limit is not None and (dt.date.today() - _as_date(model.as_of)).days > limit
+            lines = catalog_card(model, stale=stale)
+            yield from self._say(f"\n**{model.name}** (catalog) [{n}]:\n" + "".join(f"- {line}\n" for line in lines),
+                                 "card")
 
     def _fact_prompt(self, wanted: list[int]) -> tuple[list[dict[str, str]], list[int], Any]:
         """The fact prompt over the wanted passages (as many as fit), the numbers it may cite, and the fallback."""
@@ -452,8 +536,8 @@ class TurnRun:
             if _bare_label(text):
                 label = text
                 return ""
-            if not text.strip():
-                return text if not label else ""
+            if not _CITATIONS_ONLY.sub("", text).strip():  # blank, or citations with nothing to cite
+                return text if not text.strip() and not label else ""
             shown += 1
             out, label = label + text, ""
             return out
@@ -591,12 +675,27 @@ def _add(total: dict[str, int], usage: dict[str, int]) -> None:
 
 def _points(text: str) -> list[str]:
     """A passage's list items, or else its sentences: the points a fallback restates."""
-    import re
 
-    items = _list_items(text)
-    if not items:
-        items = [p.strip() for p in re.split(r"(?<=[.!?])\s+", text) if len(p.strip()) > 20]
-    return items
+    from advisor.fact_points import section_points
+
+    return _list_items(text) or section_points(text)
+
+
+def _replace(hit: Hit, **changes: Any) -> Hit:
+    import dataclasses
+
+    return dataclasses.replace(hit, **changes)
+
+
+def _as_date(text: str) -> Any:
+    """A catalog date ("2026-11-29", "2026-11", "2026") as the first day it can mean."""
+    import datetime as dt
+
+    parts = [int(p) for p in str(text).split("-")[:3]] + [1, 1]
+    try:
+        return dt.date(parts[0], parts[1], parts[2])
+    except ValueError:
+        return dt.date.today()
 
 
 def _list_items(text: str) -> list[str]:

@@ -58,7 +58,9 @@ class Hit:
 # Words people ask with that the guides' headings put otherwise: the query gains the guides' word for them.
 _GUIDE_WORDS = {"downside": "drawbacks risks", "downsides": "drawbacks risks", "disadvantage": "drawbacks risks",
                 "disadvantages": "drawbacks risks", "cons": "drawbacks", "pitfalls": "drawbacks risks",
-                "weaknesses": "drawbacks", "shortcomings": "drawbacks", "risky": "risks drawbacks"}
+                "weaknesses": "drawbacks", "shortcomings": "drawbacks", "risky": "risks drawbacks",
+                "scratch": "pre-training", "bill": "cost prices", "bills": "cost prices", "forget": "hidden",
+                "overlook": "hidden", "underestimate": "hidden", "compute": "flops", "vram": "gpu memory"}
 
 
 def _with_guide_words(text: str) -> str:
@@ -191,9 +193,32 @@ class HybridRetriever:
         self.index.embedder.get_query_embedding("warm up")
         self._bm25_for(self.index.generation())
 
+    def unknown_terms(self, text: str) -> list[str]:
+        """The words of text that no passage holds and that are no common English word (names, acronyms,
+        technical terms such as "TPU" or "CO2"): the subjects the knowledge base has nothing on."""
+        bm25 = self._bm25_for(self.index.generation())
+        vocab = getattr(bm25.model, "vocab_dict", None) or {}
+        if not vocab:
+            return []
+        common = _word_pieces(self.index.embedder)
+        unknown: list[str] = []
+        for word in dict.fromkeys(re.findall(r"\b[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*", text)):
+            if not re.search(r"[A-Za-z]", word):
+                continue
+            tokens = bm25.tokenize([word])[0]
+            lower = word.lower()
+            if (not tokens or all(t in vocab for t in tokens) or lower in _GUIDE_WORDS
+                    or any(form in common for form in (lower, lower[:-1], lower[:-2]) if len(form) > 2)):
+                continue
+            unknown.append(word)
+        return unknown
+
     def section(self, source: str) -> Hit | None:
-        """The whole passage of a cited section, given as "guides/x.md#Heading"; None when it is not indexed."""
+        """The whole passage of a cited section, given as "guides/x.md#Heading" (or "models.yaml#<model id>");
+        None when it is not indexed."""
         doc_id, _, heading = source.partition("#")
+        if doc_id == "models.yaml":  # a catalog entry is a document of its own, its id its only section
+            doc_id = source
         page = self.index.collection.get(where={"$and": [{"doc_id": doc_id}, {"section": heading}]},
                                          include=["documents", "metadatas"])
         ids, docs, metas = page["ids"], page["documents"] or [], page["metadatas"] or []
@@ -279,6 +304,15 @@ class HybridRetriever:
                 vector_score=vector_scores.get(id_), bm25_score=bm25_scores.get(id_),
             ))
         return hits
+
+
+def _word_pieces(embedder: Any) -> frozenset[str]:
+    """The embedder's whole-word vocabulary (common English words), empty when it has none to show."""
+    model = getattr(embedder, "_model", None)
+    vocab = getattr(getattr(model, "tokenizer", None), "vocab", None)
+    if not isinstance(vocab, dict):
+        return frozenset()
+    return frozenset(w for w in vocab if w.isalpha() and len(w) > 1)
 
 
 def _log(x: float) -> float:

@@ -48,12 +48,13 @@ def main() -> int:
                         help="the frozen held-out set (facts_holdout2)")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--skip", type=int, default=0, help="start after this many cases")
-    parser.add_argument("--only", default=None, help="only the cases whose id contains this")
+    parser.add_argument("--only", default=None, help="only the cases whose id contains one of these (comma-separated)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     name = f"{args.set}.yaml"
     cases = yaml.safe_load((REPO_ROOT / "evals" / name).read_text(encoding="utf-8"))
-    cases = [c for c in cases if not args.only or args.only in c["id"]][args.skip:][: args.limit]
+    wanted = (args.only or "").split(",")
+    cases = [c for c in cases if any(w in c["id"] for w in wanted)][args.skip:][: args.limit]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         advisor = Advisor(Settings(), store=Store(Path(tmp) / "advisor.sqlite3"))

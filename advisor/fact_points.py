@@ -1,0 +1,121 @@
+"""What a fact answer must hold beyond the model's prose: the points of the section that answers the question,
+the catalog facts of a model the question names, and the question's terms the knowledge base has nothing on.
+
+All of it is the knowledge base's own text, chosen deterministically, so it needs no claim check: the pipeline
+adds it after the model's checked sentences, cited to its passage.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from advisor.catalog import Catalog, ModelEntry
+
+__all__ = ["catalog_card", "model_words", "named_models", "points_to_add", "section_points"]
+
+Embed = Callable[[Sequence[str]], Any]
+
+_MAX_LIST_POINTS = 8  # a list question gets the section's whole list, up to this many points
+_MAX_RELEVANT_POINTS = 3  # any other question: the section's points closest to it that the answer left out
+_COVERED = 0.5  # a point whose content words are half in the answer is already there
+_RELEVANT = 0.45  # cosine similarity to the question above which a point answers it
+_NEAR_BEST = 0.85  # ... or within this share of the closest point's similarity
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z0-9]*")
+_GENERIC = frozenset({"instruct", "it", "preview", "base", "chat"})
+
+
+def section_points(text: str) -> list[str]:
+    """A section's points: its bulleted or numbered items when it has at least three, else its sentences."""
+    items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    if len(items) >= 3:
+        return items
+    sentences: list[str] = []
+    for line in text.splitlines():  # a line (a paragraph, a "**Label:** ..." line) at a time; tables are no prose
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
+        if line and not line.startswith(("#", "|")):
+            sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(*])", line) if len(s.strip()) > 20]
+    return sentences
+
+
+def points_to_add(question: str, section: str, written: str, *, embed: Embed, want_list: bool) -> list[str]:
+    """The points of the answering section that the written answer left out and the question asks for: every
+    one for a list question, otherwise the few closest to the question."""
+    from advisor.claims import overlap
+
+    points = section_points(section)
+    missing = [p for p in points if overlap(p, written) < _COVERED]
+    if not missing:
+        return []
+    if want_list and len(points) >= 3 and len(points) <= _MAX_LIST_POINTS + 4:
+        return missing[:_MAX_LIST_POINTS]
+    vectors = embed([question, *missing])
+    similarity = vectors[1:] @ vectors[0]
+    best = float(similarity.max())
+    keep = [i for i, s in enumerate(similarity) if s >= _RELEVANT or s >= best * _NEAR_BEST]
+    keep = sorted(sorted(keep, key=lambda i: -similarity[i])[:_MAX_RELEVANT_POINTS])  # in the section's order
+    return [missing[i] for i in keep]
+
+
+# --- models named in a question ---------------------------------------------------------------------------------
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower().replace("‑", "-"))
+
+
+def _names(model: ModelEntry) -> list[list[str]]:
+    """The token sequences a question may name a model by: its id and its name (before any bracket)."""
+    names = [_tokens(model.id), _tokens(model.name.split("(")[0])]
+    return [[t for t in n if t not in _GENERIC] or n for n in names if n]
+
+
+def named_models(question: str, catalog: Catalog, *, limit: int = 2) -> list[ModelEntry]:
+    """Catalog models the question names: by full id or name, or by a leading part of one that names no other
+    model ("Qwen3-235B", "BitNet"), never by a vendor's or family's name alone ("Qwen3", "Mistral")."""
+    asked = _tokens(question)
+    if not asked:
+        return []
+    models = list(catalog.models)
+    names = {m.id: _names(m) for m in models}
+    vendors = {t for m in models for t in _tokens(m.vendor)}
+
+    def prefixes(seq: list[str]) -> Iterable[tuple[str, ...]]:
+        return (tuple(seq[:n]) for n in range(1, len(seq) + 1))
+
+    owners: dict[tuple[str, ...], set[str]] = {}
+    for model_id, seqs in names.items():
+        for seq in seqs:
+            for prefix in prefixes(seq):
+                owners.setdefault(prefix, set()).add(model_id)
+    spans = {tuple(asked[i:j]) for i in range(len(asked)) for j in range(i + 1, min(len(asked), i + 6) + 1)}
+    found: list[tuple[int, str]] = []
+    for model_id, seqs in names.items():
+        best = 0
+        for seq in seqs:
+            for prefix in prefixes(seq):
+                if prefix not in spans:
+                    continue
+                whole = len(prefix) == len(seq)
+                unique = owners[prefix] == {model_id}
+                if whole or (unique and (len(prefix) > 1 or prefix[0] not in vendors) and not prefix[0].isdigit()):
+                    best = max(best, len(prefix) + (10 if whole else 0))
+        if best:
+            found.append((best, model_id))
+    found.sort(key=lambda f: -f[0])
+    return [catalog.get(model_id) for _, model_id in found[:limit]]
+
+
+def model_words(models: Iterable[ModelEntry]) -> set[str]:
+    """The lower-cased words of the models' ids and names ("b4t" of "BitNet b1.58 2B4T")."""
+    return {w.lower() for m in models for w in re.findall(r"[A-Za-z0-9.]+", f"{m.id} {m.name}")}
+
+
+def catalog_card(model: ModelEntry, *, stale: bool = False) -> list[str]:
+    """A model's catalog facts as short lines, the date of the facts and their source last."""
+    lines = [line for line in model.passage_text().splitlines()[1:]
+             if not line.startswith(("Facts as of", "Unverified fields", "Weights only"))]
+    source = model.sources[0] if model.sources else "the catalog"
+    dated = f"Facts as of {model.as_of}" + (" (older than the catalog's stale age: check them)" if stale else "")
+    return [*lines, f"{dated}; source: {source}."]

@@ -1,0 +1,85 @@
+"""What a fact answer holds beyond the model's prose: the answering section's points, the catalog card of a named
+model, and the terms the knowledge base has nothing on — with the real embedder, catalog and index."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.catalog import load_catalog
+from advisor.fact_points import catalog_card, model_words, named_models, points_to_add, section_points
+
+DRAWBACKS = """- **Lock-in.** You depend on one vendor's pricing and terms.
+- **Data leaves your network.** Sensitive records go to a third party.
+- **Little transparency.** The model's internals and training data are hidden.
+- **Rate limits.** Heavy use hits quotas and adds latency."""
+
+PROSE = """Training a dense transformer takes roughly 6·N·D operations, where N is the parameter count and D the tokens.
+For mixture-of-experts models use the active parameters per token.
+| Model | FLOPs |
+|---|---|
+**Wall-clock time:** divide by the GPUs' peak throughput times the utilisation (MFU) actually achieved."""
+
+
+@pytest.fixture(scope="module")
+def catalog():  # type: ignore[no-untyped-def]
+    return load_catalog()
+
+
+def test_a_section_s_points_are_its_list_items_or_else_its_sentences_without_tables() -> None:
+    assert [p.split(".")[0] for p in section_points(DRAWBACKS)] == [
+        "**Lock-in", "**Data leaves your network", "**Little transparency", "**Rate limits"]
+    points = section_points(PROSE)
+    assert len(points) == 3 and points[0].startswith("Training a dense") and points[2].startswith("**Wall-clock")
+    assert not any("|" in p for p in points)
+
+
+def test_a_list_question_gets_every_point_the_answer_left_out(embedder) -> None:  # type: ignore[no-untyped-def]
+    written = "- You depend on one vendor's pricing and terms, which is lock-in [1].\n"
+    added = points_to_add("What are the downsides of an API?", DRAWBACKS, written, embed=embedder.encode,
+                          want_list=True)
+    assert len(added) == 3 and not any("Lock-in" in p for p in added)
+
+
+def test_any_other_question_gets_only_the_closest_points(embedder) -> None:  # type: ignore[no-untyped-def]
+    added = points_to_add("How do I account for mixture-of-experts models?", PROSE, "", embed=embedder.encode,
+                          want_list=False)
+    assert added and len(added) <= 3 and any("active parameters" in p for p in added)
+    everything = " ".join(section_points(PROSE))
+    assert points_to_add("Anything?", PROSE, everything, embed=embedder.encode, want_list=False) == []
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What is the context window of Qwen3-235B?", ["qwen3-235b-a22b"]),  # a leading part naming one model
+    ("Tell me about BitNet.", ["bitnet-b1.58-2b-4t"]),
+    ("What licence does DeepSeek R1 use?", ["deepseek-r1"]),
+    ("How big is Llama 4 Scout?", ["llama-4-scout"]),
+    ("Is GPT-4.1 cheaper than GPT-4.1 mini?", ["gpt-4.1-mini", "gpt-4.1"]),
+    ("Which Qwen3 model fits one GPU?", []),  # a family names no one model
+    ("Is Mistral's API fine under GDPR?", []),  # nor does a vendor
+    ("We have 3 GPUs and 8B tokens a month.", []),
+])
+def test_models_a_question_names(catalog, question: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert [m.id for m in named_models(question, catalog)] == expected
+
+
+def test_a_catalog_card_gives_the_facts_their_date_and_source(catalog) -> None:  # type: ignore[no-untyped-def]
+    model = catalog.get("bitnet-b1.58-2b-4t")
+    card = catalog_card(model)
+    assert any(line.startswith("Context: 4,096 tokens") for line in card)
+    assert any("bitnet.cpp" in line for line in card)
+    assert card[-1] == f"Facts as of {model.as_of}; source: {model.sources[0]}."
+    assert "stale age" in catalog_card(model, stale=True)[-1]
+    assert {"bitnet", "b1.58", "2b4t"} <= model_words([model])
+
+
+def test_terms_the_knowledge_base_has_nothing_on(retriever) -> None:  # type: ignore[no-untyped-def]
+    assert retriever.unknown_terms("What does a TPU cost per hour, and how much CO2 does training emit?") == [
+        "TPU", "CO2"]
+    # common words, plurals of common words, the guides' own terms and words the guides put otherwise are known
+    assert retriever.unknown_terms("What are the downsides of QLoRA for our 70B model's VRAM?") == []
+
+
+def test_a_catalog_entry_is_a_section_of_its_own(retriever) -> None:  # type: ignore[no-untyped-def]
+    entry = retriever.section("models.yaml#bitnet-b1.58-2b-4t")
+    assert entry is not None and entry.kind == "catalog" and "bitnet.cpp" in entry.text
+    assert retriever.section("models.yaml#no-such-model") is None
