@@ -139,7 +139,13 @@ def load_dataset(path: Path) -> Dataset:
     for i, item in enumerate(raw):
         name = item.get("id", f"#{i + 1}") if isinstance(item, dict) else f"#{i + 1}"
         try:
-            cases.append(EvalCase.model_validate(item))
+            case = EvalCase.model_validate(item)
+            if case.document is not None:  # relative to the dataset file
+                document = (path.parent / case.document).resolve()
+                if not document.is_file():
+                    raise ValueError(f"{path}: case {name}: document: no such file {case.document}")
+                case = case.model_copy(update={"document": str(document)})
+            cases.append(case)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"])

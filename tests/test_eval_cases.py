@@ -108,3 +108,22 @@ def test_the_summary_and_resuming_from_a_torn_file(tmp_path: Path) -> None:
 
     (tmp_path / "cases.jsonl").write_text(json.dumps(results[0]) + "\n" + '{"id": "s", "rep', encoding="utf-8")
     assert list(finished_cases(tmp_path)) == ["s#0"]
+
+
+def test_the_shipped_dataset_has_every_kind_and_its_documents() -> None:
+    from advisor.config import REPO_ROOT
+
+    dataset = load_dataset(REPO_ROOT / "evals" / "advisor.yaml")
+    kinds = [c.kind for c in dataset.cases]
+    assert len(kinds) >= 80 and {k: kinds.count(k) >= 5 for k in set(kinds)} == dict.fromkeys(
+        ["situation", "fact", "conversation", "offtopic", "injection", "consistency"], True)
+    documents = [Path(c.document) for c in dataset.cases if c.document]
+    assert documents and all(d.is_absolute() and d.is_file() for d in documents)
+    options = {o for c in dataset.cases if c.kind == "situation" for o in c.expect_recommendation or []}
+    assert options == {"api", "open_weight", "pretrain", "small_model"}
+
+
+def test_a_missing_document_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, "- {id: d, kind: injection, question: q, must_not_contain: [x], document: nope.md}")
+    with pytest.raises(ValueError, match=r"case d: document: no such file nope.md"):
+        load_dataset(path)
