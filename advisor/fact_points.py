@@ -31,6 +31,7 @@ _GENERIC = frozenset({"instruct", "it", "preview", "base", "chat"})
 def section_points(text: str) -> list[str]:
     """A section's points: its bulleted or numbered items when it has at least three, else its sentences."""
     items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    items += _table_rows(text)
     if len(items) >= 3:
         return items
     sentences: list[str] = []
@@ -39,6 +40,22 @@ def section_points(text: str) -> list[str]:
         if line and not line.startswith(("#", "|")):
             sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(*])", line) if len(s.strip()) > 20]
     return sentences
+
+
+def _has_list(text: str) -> bool:
+    return len(re.findall(r"^\s*(?:[-*•]|\d+[.)])\s+\S", text, re.M)) + len(_table_rows(text)) >= 3
+
+
+def _table_rows(text: str) -> list[str]:
+    """A Markdown table's rows as points: "INT4: bytes per parameter 0.5; typical use laptops"."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines()
+            if line.strip().startswith("|")]
+    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) for c in r)]
+    if len(rows) < 2:
+        return []
+    head, body = rows[0], rows[1:]
+    return [f"{r[0]}: " + "; ".join(f"{h.lower()} {c}" for h, c in zip(head[1:], r[1:], strict=False) if c)
+            for r in body if r and r[0]]
 
 
 def points_to_add(question: str, section: str, written: str, *, embed: Embed, want_list: bool) -> list[str]:
@@ -50,7 +67,10 @@ def points_to_add(question: str, section: str, written: str, *, embed: Embed, wa
     missing = [p for p in points if overlap(p, written) < _COVERED]
     if not missing:
         return []
-    if want_list and len(points) >= 3 and len(points) <= _MAX_LIST_POINTS + 4:
+    listed = _has_list(section)
+    if listed and len(points) - len(missing) >= 2:  # the answer already gives part of the list: give the rest
+        want_list = True
+    if want_list and listed and len(points) <= _MAX_LIST_POINTS + 4:
         return missing[:_MAX_LIST_POINTS]
     vectors = embed([question, *missing])
     similarity = vectors[1:] @ vectors[0]

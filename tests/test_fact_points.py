@@ -83,3 +83,10 @@ def test_a_catalog_entry_is_a_section_of_its_own(retriever) -> None:  # type: ig
     entry = retriever.section("models.yaml#bitnet-b1.58-2b-4t")
     assert entry is not None and entry.kind == "catalog" and "bitnet.cpp" in entry.text
     assert retriever.section("models.yaml#no-such-model") is None
+
+
+def test_an_answer_that_gives_part_of_the_list_gets_the_rest(embedder) -> None:  # type: ignore[no-untyped-def]
+    written = ("- You depend on one vendor's pricing and terms [1].\n"
+               "- Sensitive records go to a third party, so data leaves your network [1].\n")
+    added = points_to_add("How do vendors affect us?", DRAWBACKS, written, embed=embedder.encode, want_list=False)
+    assert [p.split(".")[0] for p in added] == ["**Little transparency", "**Rate limits"]
