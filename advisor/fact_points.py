@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from advisor.catalog import Catalog, ModelEntry
 
-__all__ = ["catalog_card", "model_words", "named_models", "points_to_add", "section_points"]
+__all__ = ["catalog_card", "list_items", "model_words", "named_models", "points_to_add", "section_points"]
 
 Embed = Callable[[Sequence[str]], Any]
 
@@ -25,13 +25,18 @@ _RELEVANT = 0.45  # cosine similarity to the question above which a point answer
 _NEAR_BEST = 0.85  # ... or within this share of the closest point's similarity
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z0-9]*")
+_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", re.M)
 _GENERIC = frozenset({"instruct", "it", "preview", "base", "chat"})
 
 
+def list_items(text: str) -> list[str]:
+    """A passage's bulleted or numbered items."""
+    return [m.group(1).strip() for m in _ITEM.finditer(text)]
+
+
 def section_points(text: str) -> list[str]:
-    """A section's points: its bulleted or numbered items when it has at least three, else its sentences."""
-    items = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
-    items += _table_rows(text)
+    """A section's points: its list items and table rows when it has at least three, else its sentences."""
+    items = list_items(text) + _table_rows(text)
     if len(items) >= 3:
         return items
     sentences: list[str] = []
@@ -43,7 +48,7 @@ def section_points(text: str) -> list[str]:
 
 
 def _has_list(text: str) -> bool:
-    return len(re.findall(r"^\s*(?:[-*•]|\d+[.)])\s+\S", text, re.M)) + len(_table_rows(text)) >= 3
+    return len(list_items(text)) + len(_table_rows(text)) >= 3
 
 
 def _table_rows(text: str) -> list[str]:

@@ -10,6 +10,7 @@ verdict agree. Every model call waits its turn in the local server's queue, and 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -103,6 +104,7 @@ class TurnRun:
         self._ticket: Ticket | None = None
         self._model_failed = False
         self._figures: list[str] = []
+        self._models_for: tuple[str, list[Any]] | None = None
 
     # -- the event stream ----------------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -371,26 +373,28 @@ class TurnRun:
         return not self.reader.read([message]).profile.stated()
 
     def _named_models(self) -> list[Any]:
-        """The catalog models the question names (at most two)."""
+        """The catalog models the question names (at most two), found once a turn."""
         from advisor.catalog import CatalogError, load_catalog
         from advisor.fact_points import named_models
 
-        try:
-            return named_models(self.draft.question, load_catalog(self.settings.catalog_path))
-        except CatalogError:
-            return []
+        question = self.draft.question
+        if self._models_for is None or self._models_for[0] != question:
+            try:
+                found = named_models(question, load_catalog(self.settings.catalog_path))
+            except CatalogError:
+                found = []
+            self._models_for = (question, found)
+        return self._models_for[1]
 
     def _fuller_passages(self, models: list[Any]) -> None:
         """The passages a fact answer works from: the two best as whole sections (a list cut in two by chunking
         is whole again), and the catalog entry of every model the question names."""
-        section = getattr(self.retriever, "section", None)
-        if section is None:
-            return
+        section = self.retriever.section
         passages = self.draft.passages
         for i, hit in enumerate(passages[:2]):
             whole = section(f"{hit.doc_id or hit.path}#{hit.section}") if hit.kind != "catalog" else None
             if whole is not None and len(hit.text) < len(whole.text) <= _MAX_SECTION_CHARS:
-                passages[i] = _replace(hit, text=whole.text)
+                passages[i] = dataclasses.replace(hit, text=whole.text)
         have = {h.doc_id for h in passages}
         for model in models:
             if f"models.yaml#{model.id}" not in have and (entry := section(f"models.yaml#{model.id}")) is not None:
@@ -400,11 +404,8 @@ class TurnRun:
         """The question's terms no passage holds (not counting the names of the models it names)."""
         from advisor.fact_points import model_words
 
-        find = getattr(self.retriever, "unknown_terms", None)
-        if find is None:
-            return []
         named = model_words(models)
-        return [w for w in find(self.draft.question) if w.lower() not in named][:3]
+        return [w for w in self.retriever.unknown_terms(self.draft.question) if w.lower() not in named][:3]
 
     def _complete(self, written: str, citable: list[int]) -> Iterator[Event]:
         """A fact answer covers its section: the points of the section that answers the question that the checked
@@ -436,6 +437,7 @@ class TurnRun:
         """The catalog facts of each model the question names, with their date and source, cited."""
         import datetime as dt
 
+        from advisor.catalog_query import parse_date_text
         from advisor.fact_points import catalog_card
 
         numbers = {h.doc_id: i + 1 for i, h in enumerate(self.draft.passages)}
@@ -444,7 +446,8 @@ class TurnRun:
             if n is None:
                 continue
             limit = self.settings.catalog_stale_days
-            stale = limit is not None and (dt.date.today() - _as_date(model.as_of)).days > limit
+            dated = parse_date_text(str(model.as_of))
+            stale = limit is not None and dated is not None and (dt.date.today() - dated).days > limit
             lines = catalog_card(model, stale=stale)
             yield from self._say(f"\n**{model.name}** (catalog) [{n}]:\n" + "".join(f"- {line}\n" for line in lines),
                                  "card")
@@ -675,34 +678,9 @@ def _add(total: dict[str, int], usage: dict[str, int]) -> None:
 
 def _points(text: str) -> list[str]:
     """A passage's list items, or else its sentences: the points a fallback restates."""
+    from advisor.fact_points import list_items, section_points
 
-    from advisor.fact_points import section_points
-
-    return _list_items(text) or section_points(text)
-
-
-def _replace(hit: Hit, **changes: Any) -> Hit:
-    import dataclasses
-
-    return dataclasses.replace(hit, **changes)
-
-
-def _as_date(text: str) -> Any:
-    """A catalog date ("2026-11-29", "2026-11", "2026") as the first day it can mean."""
-    import datetime as dt
-
-    parts = [int(p) for p in str(text).split("-")[:3]] + [1, 1]
-    try:
-        return dt.date(parts[0], parts[1], parts[2])
-    except ValueError:
-        return dt.date.today()
-
-
-def _list_items(text: str) -> list[str]:
-    """A passage's bulleted or numbered items."""
-    import re
-
-    return [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    return list_items(text) or section_points(text)
 
 
 def _cite(text: str, n: int) -> str:

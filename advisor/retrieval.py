@@ -172,6 +172,7 @@ class HybridRetriever:
         self.settings = index.settings
         self._bm25: _Bm25 | None = None
         self._bm25_generation: str | None = None
+        self._common: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     def _bm25_for(self, generation: str) -> _Bm25:
@@ -200,7 +201,9 @@ class HybridRetriever:
         vocab = getattr(bm25.model, "vocab_dict", None) or {}
         if not vocab:
             return []
-        common = _word_pieces(self.index.embedder)
+        if self._common is None:  # the embedder's vocabulary, read once
+            self._common = _word_pieces(self.index.embedder)
+        common = self._common
         unknown: list[str] = []
         for word in dict.fromkeys(re.findall(r"\b[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*", text)):
             if not re.search(r"[A-Za-z]", word):

@@ -26,13 +26,8 @@ from advisor.config import REPO_ROOT, Settings, set_offline_env
 
 set_offline_env()
 
+from advisor.eval_run import points_found  # noqa: E402
 from benchmarks.eval_report import finish, median_p90  # noqa: E402
-
-
-def points_found(answer: str, points: list[str]) -> list[str]:
-    """The points (each "a|b" alternatives) present in answer."""
-    text = " ".join(answer.lower().split())
-    return [p for p in points if any(alt.strip() and alt.strip() in text for alt in p.split("|"))]
 
 
 def main() -> int:
