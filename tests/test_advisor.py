@@ -154,6 +154,9 @@ def test_instructions_inside_documents_stay_data(shipped_settings, retriever, tm
         def section(self, source):  # type: ignore[no-untyped-def]
             return retriever.section(source)
 
+        def unknown_terms(self, text):  # type: ignore[no-untyped-def]
+            return retriever.unknown_terms(text)
+
     advisor = _advisor(shipped_settings, Poisoned(), tmp_path, fake.base_url)
     answer = advisor.ask("How much GPU memory does a 70B model need in 4-bit?")
     assert answer.recommendation is None
