@@ -92,6 +92,8 @@ class ChatTab:
             async for redraw in _batches(stream, turn):
                 card = (verdict_card(turn.verdict), scores_figure(turn.verdict["scores"])) if (
                     redraw and turn.verdict) else (skip, skip)
+                if self.active.get(_who(request)) is not stream:
+                    continue  # "New conversation" was pressed: drain the stopped turn, never draw it on the new chat
                 if not turn.finished:
                     yield (messages + turn.messages, skip, skip, skip, skip, *card, skip, skip, skip)
         except Exception as exc:  # never a stack trace in the page
@@ -154,9 +156,9 @@ class ChatTab:
         """What restore() updates, in its order."""
         return [self.session, self.chatbot, self.messages, self.owners, self.verdict, self.plot, self.notice]
 
-    def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
+    async def new_conversation(self, request: gr.Request) -> tuple[Any, ...]:
         """Start over: a new session id, so a new conversation; the old one stays in the store (a running turn
-        is stopped and kept there)."""
+        is stopped and kept there). Async, so it runs on the event loop between the running turn's redraws."""
         stream = self.active.pop(_who(request), None)
         if stream is not None:
             stream.stop()
