@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,10 @@ class LocalEmbedder(BaseEmbedding):
     """A sentence-transformers model loaded from a folder, never from a hub."""
 
     encode_batch_size: int = 32
+    cache_size: int = 4096  # vectors kept by text: passages, their sentences and questions recur across turns
     _model: SentenceTransformer = PrivateAttr()
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _cache: OrderedDict[str, np.ndarray] = PrivateAttr(default_factory=OrderedDict)
 
     def __init__(self, model: SentenceTransformer, *, model_name: str, encode_batch_size: int = 32) -> None:
         # llama-index hands us texts in groups of embed_batch_size; sentence-transformers then sorts each group
@@ -55,16 +58,27 @@ class LocalEmbedder(BaseEmbedding):
         return len(self._model.tokenizer.encode(text, add_special_tokens=False))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length vectors for texts, as a float32 matrix."""
+        """Unit-length vectors for texts, as a float32 matrix; texts seen lately come from a cache (the claim
+        check embeds the same passages' sentences turn after turn)."""
+        import numpy as np
+
+        texts = list(texts)
         # torch releases the GIL; one encode at a time keeps two threads from fighting over 2 cores.
         with self._lock:
-            return self._model.encode(
-                list(texts),
-                batch_size=self.encode_batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
+            if missing or not texts:
+                vectors = self._model.encode(missing, batch_size=self.encode_batch_size, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False)
+                if not texts:
+                    return vectors
+                found.update(zip(missing, vectors, strict=True))
+            for text, vector in found.items():
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+            return np.stack([found[t] for t in texts])
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return [float(x) for x in self.encode([query])[0]]
