@@ -33,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     from advisor.reader import Reader
 
-__all__ = ["SUPPORT_THRESHOLD", "Checks", "ClaimChecker", "Evidence", "SentenceStream", "numbers_in",
+__all__ = ["SUPPORT_THRESHOLD", "Checks", "ClaimChecker", "Evidence", "SentenceStream", "claims_in", "numbers_in",
            "support_score"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -382,6 +382,24 @@ def with_citations(sentence: str, numbers: Sequence[int]) -> str:
     stripped = sentence.rstrip()
     end = stripped[-1] if stripped[-1:] in ".!?" else ""
     return f"{stripped[: len(stripped) - len(end)].rstrip()} {marks}{end}"
+
+
+def claims_in(text: str) -> list[str]:
+    """The sentences of a finished answer that state something, cut as the streaming check cuts them, each
+    without its list marker or bold label (headings and bare labels left out), citations kept."""
+    stream = SentenceStream()
+    found = []
+    for unit in [*stream.feed(text), *stream.flush()]:
+        body = unit.strip()
+        if not body or _structural(body):
+            continue
+        marker = _LIST_MARKER.match(body)
+        body = body[marker.end():] if marker else body
+        label = _LABEL.match(body)
+        sentence = body[label.end():] if label else body
+        if sentence.strip() and not _structural(sentence.strip()):
+            found.append(sentence.strip())
+    return found
 
 
 def _structural(text: str) -> bool:
