@@ -194,11 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from advisor.cli_chat import add_chat_parsers
     from advisor.cli_costs import add_costs_parser
+    from advisor.cli_eval import add_eval_parser
     from advisor.cli_web import add_web_parser
 
     add_chat_parsers(sub)
     add_costs_parser(sub)
     add_web_parser(sub)
+    add_eval_parser(sub)
 
     p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
     p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")
@@ -225,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from advisor.config import set_offline_env
 
     set_offline_env()
+    from advisor.cli_eval import EXPORT_COMMAND
+
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval", "export-feedback"]:
+        argv = [EXPORT_COMMAND, *argv[2:]]
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()

@@ -159,5 +159,6 @@ def load_dataset(path: Path) -> Dataset:
 
 
 def filter_cases(cases: list[EvalCase], pattern: str | None) -> list[EvalCase]:
-    """The cases whose id matches a glob (all of them without one)."""
-    return [c for c in cases if pattern is None or fnmatch.fnmatchcase(c.id, pattern)]
+    """The cases whose id matches a glob, or any of several separated by commas (all cases without one)."""
+    globs = [g.strip() for g in (pattern or "").split(",") if g.strip()]
+    return [c for c in cases if not globs or any(fnmatch.fnmatchcase(c.id, g) for g in globs)]

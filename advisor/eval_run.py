@@ -67,9 +67,15 @@ def ask(advisor: Advisor, message: str, *, conversation_id: str | None = None, m
     return turn
 
 
-def run_case(advisor: Advisor, case: EvalCase, *, model: str | None = None) -> dict[str, Any]:
+# A judge scores (question, answer, passages); the kinds whose answers it reads (a refusal has nothing to judge).
+JudgeFn = Callable[[str, str, dict[int, str]], dict[str, Any]]
+_JUDGED_KINDS = ("situation", "fact", "conversation", "consistency")
+
+
+def run_case(advisor: Advisor, case: EvalCase, *, model: str | None = None,
+             judge: JudgeFn | None = None) -> dict[str, Any]:
     """Every turn a case needs (its messages in one conversation; paraphrases and the flip each on their own),
-    then its metrics."""
+    then its metrics, and the judge's scores of the last answer when a judge is given."""
     turns: list[Turn] = []
     conversation: str | None = None
     for message in case.messages:
@@ -82,10 +88,14 @@ def run_case(advisor: Advisor, case: EvalCase, *, model: str | None = None) -> d
     flipped = ask(advisor, f"{case.messages[-1]} {case.flip.append}", model=model) if case.flip else None
     embed = _embedder(advisor)
     metrics = score_case(case, turns, variants=variants, flipped=flipped, embed=embed)
-    return {"id": case.id, "kind": case.kind, "messages": case.messages,
-            "turns": [t.summary() for t in turns],
-            "paraphrases": [t.summary() for t in variants], "flip": flipped.summary() if flipped else None,
-            "metrics": metrics, "passed": metrics["passed"], "failures": metrics["failures"]}
+    result = {"id": case.id, "kind": case.kind, "messages": case.messages,
+              "turns": [t.summary() for t in turns],
+              "paraphrases": [t.summary() for t in variants], "flip": flipped.summary() if flipped else None,
+              "metrics": metrics, "passed": metrics["passed"], "failures": metrics["failures"]}
+    last = turns[-1] if turns else None
+    if judge is not None and case.kind in _JUDGED_KINDS and last is not None and last.answer and not last.error:
+        result["judge"] = judge("\n".join(case.messages), str(last.answer.get("answer", "")), last.passages)
+    return result
 
 
 def _embedder(advisor: Advisor) -> Callable[[Sequence[str]], Any] | None:
@@ -189,7 +199,7 @@ def _check_text(text: str, turn: Turn, answer: dict[str, Any],
                 embed: Callable[[Sequence[str]], Any] | None) -> tuple[int, list[str], list[str]]:
     """Re-check the answer shown: each [n] names a passage given that supports its sentence; each number occurs
     in a passage, the user's words or the computed figures (scores, costs, profile)."""
-    from advisor.claims import SUPPORT_THRESHOLD, numbers_in, support_score
+    from advisor.claims import SUPPORT_THRESHOLD, claims_in, numbers_in, support_score
 
     passages = turn.passages
     evidence = [*passages.values(), turn.message, str(answer.get("standalone_question") or ""),
@@ -197,24 +207,22 @@ def _check_text(text: str, turn: Turn, answer: dict[str, Any],
                 json.dumps(answer.get("profile") or {})]
     allowed = [v for t in evidence for _, vs in numbers_in(t) for v in vs]
     citations, bad_citations, bad_numbers = 0, [], []
-    for unit in re.split(r"(?<=[.!?])\s+(?=[A-Z*(-])|\n", text):
-        sentence = re.sub(r"^\s*(?:[-*•]|\d+[.)])?\s*(?:\*\*[^*]+\*\*:?\s*)?", "", unit).strip()
-        if not sentence:
-            continue
-        for written, values in numbers_in(sentence):
+    for sentence in claims_in(text):
+        plain = re.sub(r"\s*\[\d{1,3}\]", "", sentence)
+        for written, values in numbers_in(plain):
             if not any(abs(v - a) <= 0.005 * max(abs(a), 1e-9) for v in values for a in allowed):
                 bad_numbers.append(written)
         for n in sorted({int(x) for x in re.findall(r"\[(\d+)\]", sentence)}):
             citations += 1
             passage = passages.get(n)
-            if passage is None or (embed is not None and support_score(sentence, passage, embed) < SUPPORT_THRESHOLD):
+            if passage is None or (embed is not None and support_score(plain, passage, embed) < SUPPORT_THRESHOLD):
                 bad_citations.append(f"[{n}] {sentence[:80]}")
     return citations, bad_citations, bad_numbers
 
 
 # --- the run ---------------------------------------------------------------------------------------------------
 def run_cases(advisor: Advisor, cases: Sequence[EvalCase], out: Path, *, model: str | None = None,
-              concurrency: int = 1, repeat: int = 1,
+              concurrency: int = 1, repeat: int = 1, judge: JudgeFn | None = None,
               progress: Callable[[int, int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Run the cases not yet in out/cases.jsonl (each `repeat` times), appending each as it finishes; return
     every finished case, in the cases' order."""
@@ -225,7 +233,7 @@ def run_cases(advisor: Advisor, cases: Sequence[EvalCase], out: Path, *, model: 
     total, count = len(cases) * repeat, len(done)
 
     def one(case: EvalCase, rep: int) -> dict[str, Any]:
-        result = run_case(advisor, case, model=model) | {"repeat": rep}
+        result = run_case(advisor, case, model=model, judge=judge) | {"repeat": rep}
         nonlocal count
         with lock, (out / CASES_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(result) + "\n")
@@ -239,9 +247,14 @@ def run_cases(advisor: Advisor, cases: Sequence[EvalCase], out: Path, *, model: 
         with _ingested(advisor, case):
             one(case, rep)
     rest = [(c, r) for c, r in wanted if not c.document]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="eval")
+    try:
         for future in as_completed([pool.submit(one, c, r) for c, r in rest]):
             future.result()
+    except BaseException:  # Ctrl-C or a crash: cases not started are dropped; those running still land on disk
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     every = finished_cases(out)
     order = {c.id: i for i, c in enumerate(cases)}
     return sorted((r for r in every.values() if r["id"] in order), key=lambda r: (order[r["id"]], r["repeat"]))
