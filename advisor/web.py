@@ -1,4 +1,4 @@
-"""The web page: a Gradio app over one shared Advisor, with Chat, Assess, Costs, Models and Knowledge tabs.
+"""The web page: a Gradio app over one shared Advisor, with Chat, Assess, Costs, Models, Knowledge and Evals tabs.
 
 The page is a thin shell: the chat consumes the Advisor's turn events, the other tabs call the same scorer, cost
 model, catalog query and index the CLI uses. It binds 127.0.0.1 unless told otherwise, makes no call outside the
@@ -67,14 +67,16 @@ def _new_secret(path: Path) -> str:
     return value
 
 
-def build_app(advisor: Advisor, settings: Settings | None = None) -> gr.Blocks:
-    """The whole page for one Advisor (its settings unless others are given); launch it with launch_options()."""
+def build_app(advisor: Advisor, settings: Settings | None = None, *, eval_runs: list[Path] | None = None) -> gr.Blocks:
+    """The whole page for one Advisor (its settings unless others are given; the Evals tab lists the runs in
+    eval_runs, by default evals/runs/ and evals/reports/); launch it with launch_options()."""
     set_offline_env()
     import gradio as gr
 
     from advisor.web_assess import build_assess
     from advisor.web_chat import build_chat
     from advisor.web_costs import build_costs
+    from advisor.web_evals import build_evals
     from advisor.web_knowledge import build_knowledge
     from advisor.web_models import build_models
 
@@ -94,12 +96,15 @@ def build_app(advisor: Advisor, settings: Settings | None = None) -> gr.Blocks:
                 models = build_models(settings)
             with gr.Tab("Knowledge", id="knowledge") as knowledge_tab:
                 knowledge = build_knowledge(advisor, max_file_mb=settings.max_file_mb)
+            with gr.Tab("Evals", id="evals") as evals_tab:
+                evals = build_evals(eval_runs)
         demo.load(chat.restore, [chat.session], chat.restore_outputs(), concurrency_limit=None)
         # The other tabs fill in when first opened, so the page itself loads at once.
         costs_tab.select(costs.compute, costs.inputs, [costs.plot, costs.totals, costs.table], concurrency_limit=None)
         models_tab.select(models.query, models.inputs, [models.table, models.count], concurrency_limit=None)
         knowledge_tab.select(knowledge.listing, None, [knowledge.documents, knowledge.stats, knowledge.removable],
                              concurrency_limit=None)
+        evals_tab.select(evals.refresh, [evals.run, evals.compare], evals.outputs(), concurrency_limit=None)
         assess.to_chat.click(assess.chat_message, assess.inputs, [chat.box, chat.notice], concurrency_limit=None
                              ).success(lambda text: gr.Tabs(selected="chat") if text else gr.skip(), [chat.box],
                                        [tabs]).then(
