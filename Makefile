@@ -49,10 +49,11 @@ run: index model reader
 test: setup model reader browser
 	$(OFFLINE) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup model browser
+bench: setup model reader index browser
 	$(OFFLINE) $(PY) benchmarks/bench_retrieval.py $(BENCH_ARGS)
 	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
 	$(OFFLINE) $(PY) benchmarks/bench_web.py
+	$(OFFLINE) $(PY) benchmarks/bench_eval.py
 
 # Optional: llama.cpp's server compiled for this CPU (AVX-512/VNNI where it has them), cached in the data dir; the
 # local model uses it from its next start. Minutes on two cores, once.
@@ -62,10 +63,13 @@ runtime: setup
 bench-local: setup model runtime
 	$(OFFLINE) $(PY) benchmarks/bench_local_model.py --quick
 
-eval: setup model
+# The component figures, then the answer-quality datasets through the Advisor with the configured model (ADVISOR_LLM,
+# the bundled one by default): a run folder in evals/runs/ with report.html (EVAL_ARGS: e.g. --baseline FILE).
+eval: setup model reader index
 	$(OFFLINE) $(PY) -m advisor.evaluation retrieval
 	$(OFFLINE) $(PY) -m advisor.evaluation understanding --report evals/reports/understanding.md
 	$(OFFLINE) $(PY) -m advisor.claims_eval --report evals/reports/claims.md
+	$(OFFLINE) $(VENV)/bin/advisor eval $(EVAL_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check advisor tests benchmarks

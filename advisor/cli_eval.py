@@ -19,6 +19,7 @@ __all__ = ["EXPORT_COMMAND", "add_eval_parser", "cmd_eval", "cmd_export_feedback
 
 EXPORT_COMMAND = "eval-export-feedback"  # `advisor eval export-feedback` is routed here by cli.main
 RUN_FILE = "run.json"  # the run's settings, written when it starts: what --resume continues
+TURNS_FILE = "turns.sqlite3"  # every turn of the run, as the Advisor stored it
 
 
 def _runs_dir() -> Path:
@@ -164,7 +165,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cases = _cases(datasets, args.filter)
     baseline = _baseline(args.baseline)
     out = _out_dir(args)
-    advisor = Advisor(settings)
+    from advisor.store import Store
+
+    out.mkdir(parents=True, exist_ok=True)
+    advisor = Advisor(settings, store=Store(out / TURNS_FILE))  # eval turns stay with the run, not with users'
     try:
         run = _run_settings(args, out, args.llm or advisor.llm_name, datasets)
         run["cases_total"] = len(cases) * args.repeat

@@ -30,14 +30,15 @@ SCHEMA = 1
 # reported, not gated: on a shared machine they move with the load, not with the advisor.
 HIGHER_IS_BETTER = ("pass_rate", "recommendation_accuracy", "profile_accuracy", "hit_at_k", "mrr", "coverage",
                     "citation_validity", "refusal_rate", "redirect_rate", "paraphrase_agreement", "flip_accuracy")
-LOWER_IS_BETTER = ("errors", "numbers_unsupported", "verdict_changed_share")
+LOWER_IS_BETTER = ("errors", "numbers_unsupported", "profile_invented", "verdict_changed_share")
 # The per-case metric behind each overall one, so that a gate message can name the cases that moved it.
 _CASE_METRIC = {"pass_rate": "passed", "recommendation_accuracy": "recommendation_ok", "hit_at_k": "hit",
                 "refusal_rate": "refused", "redirect_rate": "redirected", "paraphrase_agreement": "paraphrases_agree",
                 "flip_accuracy": "flip_ok", "mrr": "reciprocal_rank", "coverage": "coverage",
                 "profile_accuracy": "profile_right"}
 _LABELS = {"pass_rate": "cases passed", "recommendation_accuracy": "recommendation accuracy",
-           "profile_accuracy": "profile fields right", "hit_at_k": "retrieval hit@k", "mrr": "retrieval MRR",
+           "profile_accuracy": "profile fields right",
+           "profile_invented": "profile fields invented", "hit_at_k": "retrieval hit@k", "mrr": "retrieval MRR",
            "coverage": "fact coverage", "citation_validity": "citation validity",
            "numbers_unsupported": "unsupported numbers", "refusal_rate": "injection/off-topic refused",
            "redirect_rate": "off-topic redirected", "paraphrase_agreement": "paraphrase agreement",
@@ -71,6 +72,8 @@ def _case_value(case: dict[str, Any], metric: str) -> float | None:
         return float(len(m.get("numbers_unsupported", [])))
     if metric == "errors":
         return float(bool(m.get("error")))
+    if metric == "profile_invented":
+        return float(len(m.get("profile_invented", [])))
     key = _CASE_METRIC.get(metric)
     if key is None:
         return None
@@ -152,6 +155,7 @@ def _fmt(value: Any) -> str:
 
 
 _TABLE_METRICS = ("cases", "passed", "pass_rate", "errors", "recommendation_accuracy", "profile_accuracy",
+                  "profile_invented",
                   "hit_at_k", "mrr", "coverage", "citation_validity", "numbers_unsupported", "refusal_rate",
                   "redirect_rate", "paraphrase_agreement", "flip_accuracy", "verdict_changed_share",
                   "latency_median_s", "latency_p90_s", "tokens", "cost_usd")

@@ -54,6 +54,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("verdict_changed_share", "Verdict changed across repeats", "share", higher_is_better=False),
     Metric("errors", "Errors", "count", higher_is_better=False),
     Metric("numbers_unsupported", "Unsupported numbers", "count", higher_is_better=False),
+    Metric("profile_invented", "Profile fields invented", "count", higher_is_better=False),
     Metric("latency_median_s", "Latency, median", "seconds", higher_is_better=False),
     Metric("latency_p90_s", "Latency, p90", "seconds", higher_is_better=False),
     Metric("tokens", "Tokens", "tokens", higher_is_better=None),

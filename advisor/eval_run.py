@@ -37,16 +37,17 @@ class Turn:
     error: str | None = None
     first_text_s: float | None = None
     statuses: list[str] = field(default_factory=list)
+    quotes: dict[str, str] = field(default_factory=dict)  # the user's words behind each stated profile field
 
     def summary(self) -> dict[str, Any]:
         """The turn for results.json (the passages' texts left out)."""
         return {"message": self.message, "answer": self.answer, "error": self.error,
-                "first_text_s": self.first_text_s, "statuses": self.statuses}
+                "first_text_s": self.first_text_s, "statuses": self.statuses, "quotes": self.quotes}
 
 
 def ask(advisor: Advisor, message: str, *, conversation_id: str | None = None, model: str | None = None) -> Turn:
     """One turn through the Advisor's events; errors are recorded, never raised."""
-    from advisor.events import DoneEvent, ErrorEvent, SourcesEvent, StatusEvent, TextEvent
+    from advisor.events import DoneEvent, ErrorEvent, SourcesEvent, StatusEvent, TextEvent, VerdictEvent
 
     turn = Turn(message)
     started = time.perf_counter()
@@ -54,6 +55,8 @@ def ask(advisor: Advisor, message: str, *, conversation_id: str | None = None, m
         for event in advisor.events(message, conversation_id=conversation_id, model=model):
             if isinstance(event, StatusEvent):
                 turn.statuses.append(event.step)
+            elif isinstance(event, VerdictEvent):
+                turn.quotes = dict(event.quotes)
             elif isinstance(event, SourcesEvent):
                 turn.passages = {int(s["n"]): str(s.get("text", "")) for s in event.sources}
             elif isinstance(event, TextEvent) and turn.first_text_s is None and event.delta.strip():
@@ -130,6 +133,8 @@ def score_case(case: EvalCase, turns: list[Turn], *, variants: Sequence[Turn] = 
         m["profile_wrong"] = wrong
         if wrong:
             failures.append(f"profile fields wrong or missing: {', '.join(wrong)}")
+    if answer.get("profile"):
+        m["profile_invented"] = _invented(answer["profile"], last.quotes, case.messages[:len(turns)])
     if case.expect_sources:
         given = [f"{s['path']}#{s['section']}" for s in sorted(answer.get("sources") or [], key=lambda s: s["n"])]
         rank = next((i + 1 for i, g in enumerate(given) if g in case.expect_sources), None)
@@ -195,6 +200,14 @@ def _profile_fields(expected: dict[str, Any], got: dict[str, Any]) -> tuple[int,
     return len(expected) - len(wrong), wrong
 
 
+def _invented(profile: dict[str, Any], quotes: dict[str, str], messages: Sequence[str]) -> list[str]:
+    """Profile fields the user never stated: no words of theirs behind the field, or words found in none of
+    their messages."""
+    said = " ".join(" ".join(messages).lower().split())
+    return sorted(name for name in profile
+                  if not quotes.get(name) or " ".join(quotes[name].lower().split()) not in said)
+
+
 def _check_text(text: str, turn: Turn, answer: dict[str, Any],
                 embed: Callable[[Sequence[str]], Any] | None) -> tuple[int, list[str], list[str]]:
     """Re-check the answer shown: each [n] names a passage given that supports its sentence; each number occurs
@@ -224,17 +237,20 @@ def _check_text(text: str, turn: Turn, answer: dict[str, Any],
 def run_cases(advisor: Advisor, cases: Sequence[EvalCase], out: Path, *, model: str | None = None,
               concurrency: int = 1, repeat: int = 1, judge: JudgeFn | None = None,
               progress: Callable[[int, int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Run the cases not yet in out/cases.jsonl (each `repeat` times), appending each as it finishes; return
-    every finished case, in the cases' order."""
+    """Run the cases not yet in out/cases.jsonl, or that ended in an error there (each `repeat` times),
+    appending each as it finishes; return every finished case, in the cases' order."""
     out.mkdir(parents=True, exist_ok=True)
-    done = finished_cases(out)
+    done = {key for key, result in finished_cases(out).items() if not result["metrics"].get("error")}
     wanted = [(c, r) for c in cases for r in range(repeat) if f"{c.id}#{r}" not in done]
     lock = threading.Lock()
+    stopping = threading.Event()  # set on Ctrl-C or a crash: a case that ends after it is not kept
     total, count = len(cases) * repeat, len(done)
 
     def one(case: EvalCase, rep: int) -> dict[str, Any]:
         result = run_case(advisor, case, model=model, judge=judge) | {"repeat": rep}
         nonlocal count
+        if stopping.is_set():  # it may have been cut short (the local model stops with the run): ask it again
+            return result
         with lock, (out / CASES_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(result) + "\n")
             count += 1
@@ -243,15 +259,16 @@ def run_cases(advisor: Advisor, cases: Sequence[EvalCase], out: Path, *, model: 
         return result
 
     serial = [(c, r) for c, r in wanted if c.document]  # an ingested document is seen by every turn meanwhile
-    for case, rep in serial:
-        with _ingested(advisor, case):
-            one(case, rep)
     rest = [(c, r) for c, r in wanted if not c.document]
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="eval")
     try:
+        for case, rep in serial:
+            with _ingested(advisor, case):
+                one(case, rep)
         for future in as_completed([pool.submit(one, c, r) for c, r in rest]):
             future.result()
-    except BaseException:  # Ctrl-C or a crash: cases not started are dropped; those running still land on disk
+    except BaseException:  # Ctrl-C or a crash: what finished is on disk; nothing started after is kept
+        stopping.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
@@ -327,6 +344,7 @@ def _aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(bool(m.get("error")) for m in ms),
         "recommendation_accuracy": share("recommendation_ok"),
         "profile_accuracy": _mean([m["profile_right"] for m in ms if "profile_right" in m]),
+        "profile_invented": sum(len(m.get("profile_invented", [])) for m in ms),
         "hit_at_k": share("hit"),
         "mrr": _mean([m["reciprocal_rank"] for m in ms if "reciprocal_rank" in m]),
         "coverage": _mean([m["coverage"] for m in ms if "coverage" in m]),

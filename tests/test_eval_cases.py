@@ -127,3 +127,16 @@ def test_a_missing_document_is_named(tmp_path: Path) -> None:
     path = _write(tmp_path, "- {id: d, kind: injection, question: q, must_not_contain: [x], document: nope.md}")
     with pytest.raises(ValueError, match=r"case d: document: no such file nope.md"):
         load_dataset(path)
+
+
+def test_profile_fields_without_the_users_words_count_as_invented() -> None:
+    case = EvalCase(id="s", kind="situation", question="We are a bank and our data is regulated.",
+                    expect_recommendation=["open_weight"], expect_profile={"data_sensitivity": "regulated"})
+    turn = Turn(case.messages[0], answer={"answer": "Self-host.", "recommendation": "open_weight",
+                                          "profile": {"data_sensitivity": "regulated", "deployment": "edge",
+                                                      "team_ml_expertise": "none"}},
+                quotes={"data_sensitivity": "our data is  Regulated", "deployment": "at the edge"})
+    metrics = score_case(case, [turn])
+    assert metrics["profile_invented"] == ["deployment", "team_ml_expertise"]  # words not said; no words at all
+    assert metrics["profile_right"] == 1.0
+    assert summarise([{"id": "s", "kind": "situation", "passed": True, "metrics": metrics}])["profile_invented"] == 2
