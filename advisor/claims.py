@@ -44,6 +44,7 @@ _EMBED_SHARE = 0.5  # the similarity's share of the score; the rest is content-w
 _NEGATION_PENALTY = 0.12
 _MIN_CONTENT_WORDS = 4  # fewer content words than this: a connective or a heading, not a claim
 _DROPPED_KEPT = 20  # dropped sentences recorded per turn, with why
+_ECHO_SHARE = 0.7  # a question this much made of the user's own words restates theirs
 
 _CITATION = re.compile(r"\s*\[(\d{1,3})\]")
 _WORD = re.compile(r"[a-z0-9][a-z0-9\-']*")
@@ -261,6 +262,10 @@ class ClaimChecker:
     def check(self, unit: str) -> str:
         """The unit as it may be shown ("" when dropped): citations checked, corrected or added."""
         body = unit.strip()
+        if _CITATION.search(body) and not _CITATION.sub("", body).strip("*_#-•:. \t"):
+            self.checks.dropped += 1  # a dangling citation with no sentence ("[2]**")
+            self.checks.reasons["fragment"] += 1
+            return ""
         if not body or _structural(body):
             return unit
         lead = unit[: len(unit) - len(unit.lstrip())]
@@ -304,6 +309,8 @@ class ClaimChecker:
     def _judge(self, sentence: str) -> tuple[str | None, str]:
         cited = [int(m.group(1)) for m in _CITATION.finditer(sentence)]
         plain = _plain(sentence)
+        if self._echoes_user(plain):
+            return "echo", sentence
         for _, values in numbers_in(plain):
             if not any(_close(v, self._allowed) for v in values):
                 return "number", sentence
@@ -343,6 +350,14 @@ class ClaimChecker:
                 self.checks.kept += 1
             return None, plain
         return ("citation" if cited else "unsupported"), sentence
+
+    def _echoes_user(self, sentence: str) -> bool:
+        """A question that restates the user's own (the model handing their question back): no claim, no answer."""
+        if not sentence.rstrip("*_ ").endswith("?"):
+            return False
+        words = _content(sentence)
+        said: set[str] = set().union(*(_content(m) for m in self.evidence.user_messages))
+        return len(words) >= _MIN_CONTENT_WORDS and len(words & said) >= _ECHO_SHARE * len(words)
 
     def _in_figures(self, sentence: str, vector: np.ndarray) -> bool:
         texts = [*self.evidence.figures, *self.evidence.user_messages]

@@ -211,11 +211,11 @@ def _invented(profile: dict[str, Any], quotes: dict[str, str], messages: Sequenc
 def _check_text(text: str, turn: Turn, answer: dict[str, Any],
                 embed: Callable[[Sequence[str]], Any] | None) -> tuple[int, list[str], list[str]]:
     """Re-check the answer shown: each [n] names a passage given that supports its sentence; each number occurs
-    in a passage, the user's words or the computed figures (scores, costs, profile)."""
+    in a passage, the user's words, the computed figures (scores, costs, profile) or the model's name."""
     from advisor.claims import SUPPORT_THRESHOLD, claims_in, numbers_in, support_score
 
     passages = turn.passages
-    evidence = [*passages.values(), turn.message, str(answer.get("standalone_question") or ""),
+    evidence = [*passages.values(), turn.message, str(answer.get("standalone_question") or ""), str(answer.get("model")),
                 json.dumps(answer.get("costs") or {}), json.dumps(answer.get("scores") or {}),
                 json.dumps(answer.get("profile") or {})]
     allowed = [v for t in evidence for _, vs in numbers_in(t) for v in vs]

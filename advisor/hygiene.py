@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["OVERRIDE_NOTE", "as_data", "clean_message", "strip_overrides"]
+__all__ = ["DIRECTIVE_REMOVED", "OVERRIDE_NOTE", "as_data", "clean_message", "strip_directives", "strip_overrides"]
 
 OVERRIDE_NOTE = "_I kept my role as an LLM adoption advisor and ignored a request to change my instructions._\n\n"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -14,6 +14,42 @@ _OVERRIDE = re.compile(
     r"disregard (your|the|all) (instructions|rules)|you are now\b|pretend (to be|you are)|act as (a|an)\b|"
     r"forget (your|all|the) (instructions|rules)|reveal (your|the) (system )?prompt|new role|jailbreak|"
     r"developer mode)[^.!?\n]*[.!?]?", re.IGNORECASE)
+
+
+# A document's sentence that speaks to the AI reading it rather than to people: an instruction to assistants or
+# models, to say, write or print something, to send data somewhere, or to drop its rules. Knowledge never needs one.
+DIRECTIVE_REMOVED = "(an instruction to AI systems was removed from this passage)"
+_READER = (r"(?:ai|artificial intelligence|llms?|language models?|models?|assistants?|chat ?bots?|bots?|agents?|"
+           r"(?:ai |automated )?(?:systems?|tools?|readers?))")
+_SENTENCE_PART = r"(?:[^.!?\n]|[.!?](?=[\w/]))*"  # a stop inside a URL or a number does not end the sentence
+_DIRECTIVE = re.compile(
+    _SENTENCE_PART + r"(?:"
+    rf"\b(?:(?:note|message|instructions?|notice)\s+(?:to|for)|attention,?(?:\s+to)?)\s+(?:all\s+|any\s+|the\s+)?"
+    rf"{_READER}\b|"
+    rf"\b(?:all\s+|any\s+|every\s+)?(?:ai\s+)?{_READER}\s+(?:reading|processing|summari[sz]ing|seeing|using)\s+this\b|"
+    rf"\b{_READER}(?:\s+(?:that|which|who)(?:\s+\w+){{1,4}}?)?\s+(?:must|should|shall|are required to|need to|have to)"
+    r"\s+(?:always\s+|now\s+|also\s+)?"
+    r"(?:tell\s+(?:the\s+|every\s+|all\s+|each\s+)?(?:readers?|users?|customers?)|"
+    r"(?:say|write|print|output|reply|respond|answer|include)\s+(?:only\s+)?(?:[:'\"“‘]|(?-i:[A-Z0-9]{3,}[-_]\w+))|"
+    r"(?:ignore|disregard|reveal|obey|forward|send)\b)|"
+    r"\bend (?:your|their|every|each|the) (?:reply|replies|answers?|responses?) with\b|"
+    r"\b(?:confirm|acknowledge|reply|respond|answer)\s+(?:by|with)\s+"
+    r"(?:writing|saying|printing|the (?:word|phrase|code))|"
+    r"\b(?:forward|send|upload|post|exfiltrate|copy)\s+(?:all\s+|every\s+|the\s+)?(?:\w+\s+){0,3}"
+    r"(?:records|data|files|messages|conversations?|prompts?|documents|credentials|keys|logs)\s+to\s+(?:https?://|\S+@)|"
+    r"\bsystem override\b|\bsystem prompt\s+word for word\b"
+    r")" + _SENTENCE_PART + r"[.!?]?", re.IGNORECASE)
+
+
+def strip_directives(text: str) -> str:
+    """Passage text without the sentences that instruct the AI reading it (an injection planted in a document):
+    each is replaced by one marker, so that neither the model nor the claim check ever sees it as knowledge."""
+    if not _DIRECTIVE.search(text) and not _OVERRIDE.search(text):
+        return text
+    cleaned = _OVERRIDE.sub(f" {DIRECTIVE_REMOVED} ", _DIRECTIVE.sub(f" {DIRECTIVE_REMOVED} ", text))
+    marker = re.escape(DIRECTIVE_REMOVED)
+    cleaned = re.sub(rf"{marker}(?:\s*{marker})+", DIRECTIVE_REMOVED, cleaned)  # one marker per run of them
+    return re.sub(r"[ \t]{2,}", " ", cleaned).strip()
 
 
 def as_data(text: str) -> str:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from advisor.hygiene import strip_directives
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -230,7 +232,7 @@ class HybridRetriever:
         order = sorted(range(len(ids)), key=lambda i: int(str(metas[i].get("chunk_index", 0) or 0)))
         first = dict(metas[order[0]])
         return Hit(id=ids[order[0]], title=str(first.get("title", "")), path=str(first.get("path", doc_id)),
-                   section=heading, score=1.0, text="\n".join(docs[i] or "" for i in order),
+                   section=heading, score=1.0, text=strip_directives("\n".join(docs[i] or "" for i in order)),
                    kind=str(first.get("kind", "")), doc_id=doc_id)
 
     def search(self, query: str, *, k: int | None = None, kind: KindFilter | None = None,
@@ -302,7 +304,7 @@ class HybridRetriever:
             text_, meta = found[id_]
             hits.append(Hit(
                 id=id_, title=str(meta.get("title", "")), path=str(meta.get("path", "")),
-                section=str(meta.get("section", "")), score=fused[id_] / top_possible, text=text_,
+                section=str(meta.get("section", "")), score=fused[id_] / top_possible, text=strip_directives(text_),
                 kind=str(meta.get("kind", "")), doc_id=str(meta.get("doc_id", "")),
                 vector_score=vector_scores.get(id_), bm25_score=bm25_scores.get(id_),
             ))

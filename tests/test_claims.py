@@ -107,6 +107,15 @@ def test_headings_and_list_markers_pass_and_a_bullet_keeps_its_marker(checker: C
     assert checker.check(f"- {sentence} [1].\n") == f"- {sentence} [1].\n"
 
 
+def test_dangling_citations_and_the_users_own_question_handed_back_are_dropped(checker: ClaimChecker) -> None:
+    assert checker.check("[2]**\n") == ""
+    echo = "- **Patient records must stay on our own servers; how should a hospital group do it?**\n"
+    assert checker.check(echo) == ""
+    assert checker.checks.reasons == {"fragment": 1, "echo": 1}
+    checker.check("Which GPUs does serving need, and what does on-call cover cost?\n")  # not the user's words
+    assert checker.checks.reasons["echo"] == 1
+
+
 def test_numbers_are_read_as_written_and_scaled() -> None:
     found = dict(numbers_in("About 2 billion tokens [3], 35 GB, 70%, $1,280 and 2027-06-17; Llama 3.1 8B."))
     assert found["2 billion"] == {2.0, 2e9} and found["35"] == {35.0} and found["1,280"] == {1280.0}
