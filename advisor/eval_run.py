@@ -215,8 +215,8 @@ def _check_text(text: str, turn: Turn, answer: dict[str, Any],
     from advisor.claims import SUPPORT_THRESHOLD, claims_in, numbers_in, support_score
 
     passages = turn.passages
-    evidence = [*passages.values(), turn.message, str(answer.get("standalone_question") or ""), str(answer.get("model")),
-                json.dumps(answer.get("costs") or {}), json.dumps(answer.get("scores") or {}),
+    evidence = [*passages.values(), turn.message, str(answer.get("standalone_question") or ""),
+                str(answer.get("model")), json.dumps(answer.get("costs") or {}), json.dumps(answer.get("scores") or {}),
                 json.dumps(answer.get("profile") or {})]
     allowed = [v for t in evidence for _, vs in numbers_in(t) for v in vs]
     citations, bad_citations, bad_numbers = 0, [], []
