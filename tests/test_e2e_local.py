@@ -101,6 +101,30 @@ def _every_number_and_citation_is_supported(advisor: Advisor, answer: Any) -> No
                 SUPPORT_THRESHOLD, (n, sentence)
 
 
+def test_the_eval_runner_on_the_real_model(local_advisor: Advisor, tmp_path: Path) -> None:
+    """The evaluation front end on the bundled model: a situation and an off-topic case of the shipped dataset
+    through the runner, scored, and written as a run folder."""
+    import xml.etree.ElementTree as ET
+
+    from advisor.eval_cases import filter_cases, load_dataset
+    from advisor.eval_output import results_document, write_outputs
+    from advisor.eval_run import run_cases, summarise
+
+    cases = filter_cases(load_dataset(REPO_ROOT / "evals" / "advisor.yaml").cases, "sit-ow-hospital-on-prem,off-poem")
+    results = run_cases(local_advisor, cases, tmp_path)
+    by_id = {r["id"]: r for r in results}
+    situation = by_id["sit-ow-hospital-on-prem"]["metrics"]
+    assert situation["error"] is None and situation["recommendation_ok"] and situation["profile_wrong"] == []
+    assert situation["citations"] >= 1 and situation["sentences_kept"] >= 1
+    assert situation["first_text_s"] is not None and situation["tokens"] > 0
+    assert by_id["off-poem"]["metrics"]["redirected"]
+    doc = results_document({"id": tmp_path.name, "model": local_advisor.llm_name}, summarise(results), results)
+    write_outputs(tmp_path, doc)
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2"
+    assert "sit-ow-hospital-on-prem" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
 def test_store_kept_every_turn(local_advisor: Advisor, tmp_path: Path) -> None:
     conversations = local_advisor.store.list_conversations()
     assert len(conversations) >= 2 and all(c.turn_count >= 1 for c in conversations)
