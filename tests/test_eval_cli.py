@@ -188,3 +188,16 @@ def test_export_feedback_writes_draft_cases(fake_env: FakeOpenAI, tmp_path: Path
     assert "#   It missed the patent grant." in out.read_text(encoding="utf-8")
     assert main(["eval", "export-feedback", "--since", "soon"]) == 1
     assert "--since: not a date" in capsys.readouterr().err
+
+
+def test_repeat_runs_each_case_k_times_and_reports_verdict_changes(fake_env: FakeOpenAI, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["eval", DATASET, "--filter", "off-weather,sit-api-solo-*", "--repeat", "2", "--concurrency", "2",
+                 "--out", str(out), "--quiet"]) == 0
+    results = _results(out)
+    assert sorted((c["id"], c["repeat"]) for c in results["cases"]) == [
+        ("off-weather", 0), ("off-weather", 1), ("sit-api-solo-founder-no-ml", 0), ("sit-api-solo-founder-no-ml", 1)]
+    assert results["summary"]["verdict_changed_share"] == 0.0  # the scorer gives the same verdict every time
+    names = [t.get("name") for t in ET.parse(out / "junit.xml").getroot().iter("testcase")]
+    assert sorted(names) == ["off-weather", "off-weather#1", "sit-api-solo-founder-no-ml",
+                             "sit-api-solo-founder-no-ml#1"]
