@@ -158,7 +158,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run eval datasets (default evals/advisor.yaml) through the Advisor and report every metric."""
     from advisor.advisor import Advisor
-    from advisor.eval_run import print_progress, run_cases
+    from advisor.eval_run import Progress, run_cases
 
     settings = load_settings()
     datasets = _datasets(args.datasets)
@@ -176,7 +176,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"eval: {len(cases)} case(s) x {args.repeat} into {out}", file=sys.stderr)
         try:
             finished = run_cases(advisor, cases, out, model=args.llm, concurrency=args.concurrency,
-                                 repeat=args.repeat, judge=judge, progress=None if args.quiet else print_progress)
+                                 repeat=args.repeat, judge=judge, progress=None if args.quiet else Progress())
         except KeyboardInterrupt:
             from advisor.eval_run import finished_cases
 

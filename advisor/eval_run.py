@@ -21,7 +21,7 @@ from advisor.eval_cases import EvalCase
 if TYPE_CHECKING:
     from advisor.advisor import Advisor
 
-__all__ = ["CASES_FILE", "Turn", "run_cases", "score_case", "summarise"]
+__all__ = ["CASES_FILE", "Progress", "Turn", "run_cases", "score_case", "summarise"]
 
 CASES_FILE = "cases.jsonl"  # one finished case a line, appended as each finishes: what --resume reads
 _PASS_COVERAGE = 0.5  # a case with must_mention passes when at least this share of its points is present
@@ -363,8 +363,22 @@ def _aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def print_progress(count: int, total: int, result: dict[str, Any]) -> None:
-    """One line a finished case on stderr: "[12/84] case-id  ok  3.2 s"."""
-    status = "ok  " if result["passed"] else "FAIL"
-    seconds = result["metrics"].get("latency_s") or 0
-    print(f"[{count}/{total}] {result['id']:<40} {status} {seconds:6.1f} s", file=sys.stderr, flush=True)
+class Progress:
+    """One line a finished case on stderr, with the time left at the pace so far:
+    "[12/84] case-id  ok    3.2 s  (eta 9 min)"."""
+
+    def __init__(self, *, stream: Any = None) -> None:
+        self.started = time.perf_counter()
+        self.first: int | None = None  # the count when this run began (a resumed run starts past 0)
+        self.stream = stream
+
+    def __call__(self, count: int, total: int, result: dict[str, Any]) -> None:
+        if self.first is None:
+            self.first = count - 1
+        status = "ok  " if result["passed"] else "FAIL"
+        seconds = result["metrics"].get("latency_s") or 0
+        pace = (time.perf_counter() - self.started) / max(1, count - self.first)
+        left = (total - count) * pace
+        eta = "" if count >= total else f"  (eta {left / 60:.0f} min)" if left >= 90 else f"  (eta {left:.0f} s)"
+        print(f"[{count}/{total}] {result['id']:<40} {status} {seconds:6.1f} s{eta}",
+              file=self.stream or sys.stderr, flush=True)

@@ -140,3 +140,19 @@ def test_profile_fields_without_the_users_words_count_as_invented() -> None:
     assert metrics["profile_invented"] == ["deployment", "team_ml_expertise"]  # words not said; no words at all
     assert metrics["profile_right"] == 1.0
     assert summarise([{"id": "s", "kind": "situation", "passed": True, "metrics": metrics}])["profile_invented"] == 2
+
+
+def test_progress_lines_name_the_case_and_the_time_left() -> None:
+    import io
+
+    from advisor.eval_run import Progress
+
+    out = io.StringIO()
+    progress = Progress(stream=out)
+    progress(6, 10, {"id": "resumed-first", "passed": True, "metrics": {"latency_s": 2.0}})
+    progress(7, 10, {"id": "second", "passed": False, "metrics": {"latency_s": 1.5}})
+    progress(10, 10, {"id": "last", "passed": True, "metrics": {"latency_s": 1.0}})
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[6/10] resumed-first") and " ok " in lines[0] and "(eta " in lines[0]
+    assert "FAIL" in lines[1] and "1.5 s" in lines[1]
+    assert "eta" not in lines[2]

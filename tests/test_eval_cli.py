@@ -108,7 +108,7 @@ def test_ctrl_c_keeps_finished_cases_and_resume_asks_only_the_rest(fake_env: Fak
         if len(seen) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(eval_run, "print_progress", interrupt_after_two)
+    monkeypatch.setattr(eval_run, "Progress", lambda: interrupt_after_two)
     assert main(["eval", DATASET, "--filter", "sit-api-*", "--out", str(out)]) == 130
     assert "2 finished case(s) kept" in capsys.readouterr().err
     assert [c["id"] for c in _results(out)["cases"]] == seen
@@ -125,7 +125,7 @@ def test_ctrl_c_keeps_finished_cases_and_resume_asks_only_the_rest(fake_env: Fak
         return real_ask(advisor, message, **kwargs)
 
     monkeypatch.setattr(eval_run, "ask", recording_ask)
-    monkeypatch.setattr(eval_run, "print_progress", lambda *a: None)
+    monkeypatch.setattr(eval_run, "Progress", lambda: lambda *a: None)
     assert main(["eval", DATASET, "--filter", "sit-api-*", "--out", str(out), "--resume"]) == 0
     cases = _results(out)["cases"]
     assert len(cases) == 5 and len({c["id"] for c in cases}) == 5
