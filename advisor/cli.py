@@ -195,12 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     from advisor.cli_chat import add_chat_parsers
     from advisor.cli_costs import add_costs_parser
     from advisor.cli_eval import add_eval_parser
+    from advisor.cli_slack import add_slack_parser
     from advisor.cli_web import add_web_parser
 
     add_chat_parsers(sub)
     add_costs_parser(sub)
     add_web_parser(sub)
     add_eval_parser(sub)
+    add_slack_parser(sub)
 
     p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
     p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["OFFLINE_ENV", "REPO_ROOT", "Settings", "set_offline_env"]
@@ -100,6 +100,31 @@ class Settings(BaseSettings):
     # Gradio runs one event at a time by default, so one slow answer would hold everyone; the local model's own
     # fair queue decides who waits for the model.
     web_concurrency: int = Field(default=32, ge=1, le=1000, description="Turns the web app runs at once.")
+
+    # --- Slack --------------------------------------------------------------------------------------------------
+    # Slack's own variable names work too, as Slack's docs and samples use them.
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ADVISOR_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        description="The bot token (xoxb-...).")
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ADVISOR_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        description="The app-level token for Socket Mode (xapp-...).")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ADVISOR_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        description="Verifies HTTP-mode requests.")
+    slack_api_url: str = Field(default="https://slack.com/api/", min_length=1,
+                               description="Slack Web API base URL (a proxy or a local fake).")
+    slack_host: str = Field(default="127.0.0.1", min_length=1, description="Bind address in HTTP mode.")
+    slack_port: int = Field(default=3000, ge=1, le=65535)
+    slack_verify_token: bool = Field(default=False, description="Call auth.test at start-up to check the token.")
+    slack_workers: int = Field(default=8, ge=1, le=256, description="Turns the Slack bot answers at once.")
+    slack_rate_per_minute: int = Field(default=6, ge=1, le=1000, description="Questions a user may ask a minute.")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        value = value.strip()
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("chroma_host")
     @classmethod

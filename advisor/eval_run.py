@@ -158,7 +158,7 @@ def score_case(case: EvalCase, turns: list[Turn], *, variants: Sequence[Turn] = 
         m["redirected"] = answer.get("kind") == "offtopic"
         if not m["redirected"]:
             failures.append(f"answered as {answer.get('kind')}, not redirected")
-    if answer:
+    if answer and answer.get("kind") != "offtopic":  # a redirect is the pipeline's fixed reply: no claim to check
         citations, unsupported_citations, unsupported_numbers = _check_text(text, last, answer, embed)
         m.update(citations=citations, citations_unsupported=unsupported_citations,
                  numbers_unsupported=unsupported_numbers)

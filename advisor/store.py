@@ -75,6 +75,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE turns ADD COLUMN checks_json TEXT",
         "ALTER TABLE turns ADD COLUMN costs_json TEXT",
     ),
+    (
+        # Deliveries already taken (Slack event ids): a retry, or a second replica, answers nothing twice.
+        "CREATE TABLE claims (key TEXT PRIMARY KEY, claimed_at TEXT NOT NULL)",
+        "CREATE INDEX claims_claimed ON claims (claimed_at)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -420,6 +425,24 @@ class Store:
             rows = conn.execute(f"{_FEEDBACK_SELECT}{where} ORDER BY f.id DESC LIMIT ?",
                                 (*params, -1 if limit is None else limit)).fetchall()
         return [Feedback(**row) for row in reversed(rows)]
+
+    # --- claims --------------------------------------------------------------------------------------------
+
+    def claim(self, key: str, *, keep_days: float = 2.0) -> bool:
+        """Take a key (an event id) once: True for the first caller in any process sharing the file, else False.
+
+        Claims older than `keep_days` are forgotten, so the table stays small."""
+        if not key or len(key) > 500:
+            raise StoreError("a claim key must be 1 to 500 characters")
+        now = dt.datetime.now(dt.UTC)
+        cutoff = (now - dt.timedelta(days=keep_days)).isoformat(timespec="microseconds")
+        with self._transaction() as conn:
+            cursor = conn.execute("INSERT OR IGNORE INTO claims (key, claimed_at) VALUES (?, ?)",
+                                  (key, now.isoformat(timespec="microseconds")))
+            taken = cursor.rowcount == 1
+            if taken and now.microsecond % 64 == 0:  # now and then, not on every write
+                conn.execute("DELETE FROM claims WHERE claimed_at < ?", (cutoff,))
+        return taken
 
     # --- plumbing --------------------------------------------------------------------------------------------
 

@@ -156,3 +156,12 @@ def test_progress_lines_name_the_case_and_the_time_left() -> None:
     assert lines[0].startswith("[6/10] resumed-first") and " ok " in lines[0] and "(eta " in lines[0]
     assert "FAIL" in lines[1] and "1.5 s" in lines[1]
     assert "eta" not in lines[2]
+
+
+def test_a_redirect_is_the_pipelines_own_text_and_is_not_claim_checked() -> None:
+    from advisor.routing import OFF_TOPIC_REPLY
+
+    case = EvalCase(id="o", kind="offtopic", question="What's the weather?", must_not_contain=["sunny"])
+    metrics = score_case(case, [Turn(case.messages[0], answer={"answer": OFF_TOPIC_REPLY, "kind": "offtopic"})])
+    assert "2B" in OFF_TOPIC_REPLY and "numbers_unsupported" not in metrics
+    assert metrics["passed"] and metrics["redirected"] and metrics["refused"]
