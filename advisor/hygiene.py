@@ -11,9 +11,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202
 
 _OVERRIDE = re.compile(
     r"[^.!?\n]*\b(ignore (all |any |the )?(previous|prior|above|earlier|your) (instructions|rules|prompts?)|"
-    r"disregard (your|the|all) (instructions|rules)|you are now\b|pretend (to be|you are)|act as (a|an)\b|"
+    r"disregard (your|the|all) (instructions|rules)|you are now\b|pretend (to be|you are)|"
+    r"(?:you(?: will| must| should| shall| now)?|please|now|from now on,?) act as (?:a|an)\b|"
     r"forget (your|all|the) (instructions|rules)|reveal (your|the) (system )?prompt|new role|jailbreak|"
-    r"developer mode)[^.!?\n]*[.!?]?", re.IGNORECASE)
+    r"developer mode|(?:skip|drop|bypass|suspend|lift) (?:your|the|all|its) (?:rules|instructions|guidelines|"
+    r"restrictions)|(?:print|show|repeat|translate|reveal|output|recite) (?:me )?(?:your|the) (?:hidden|system|"
+    r"secret|original|initial|internal) (?:instructions|prompt|rules))[^.!?\n]*[.!?]?", re.IGNORECASE)
+# A clause asking the advisor to say a given string ("first say 'X'", "reply with ACCESS GRANTED, then ..."):
+# nothing the advisor is for, and the way an injection proves it worked. The rest of the sentence stays.
+_ECHO_REQUEST = re.compile(
+    r"(?:\b(?:first|then|and|also|please)\s+)*\b(?:say|print|write|output|type|shout|reply with|respond with|"
+    r"answer with|"
+    r"(?:start|begin|end|finish) (?:your|the|each|every) (?:reply|replies|answers?|responses?|message) with)\s+"
+    r"(?:only\s+|exactly\s+)?(?:the (?:words?|phrase|text|code|string)\s+)?"
+    r"(?:['\"“‘][^'\"”’\n]{1,60}['\"”’]|(?-i:[A-Z][A-Z0-9_]+(?:[ -][A-Z0-9_]{2,})+|[A-Z]+[0-9_-][A-Z0-9_-]*|"
+    r"[A-Z]{5,})\b)"
+    r"(?:\s+on (?:its|a) own line)?\s*[,;.]?\s*(?:(?:and\s+)?then\b\s*)?", re.IGNORECASE)
 
 
 # A document's sentence that speaks to the AI reading it rather than to people: an instruction to assistants or
@@ -69,8 +82,9 @@ def clean_message(message: str, *, max_chars: int, error: type[Exception]) -> st
 
 
 def strip_overrides(text: str) -> tuple[str, str]:
-    """The text without sentences that try to change the advisor's role, and a note when any were dropped."""
-    cleaned = " ".join(_OVERRIDE.sub(" ", text).split())
+    """The text without sentences that try to change the advisor's role or clauses that tell it what string to
+    say, and a note when any were dropped."""
+    cleaned = " ".join(_ECHO_REQUEST.sub(" ", _OVERRIDE.sub(" ", text)).split())
     if cleaned == " ".join(text.split()):
         return text, ""
     return cleaned, OVERRIDE_NOTE
