@@ -310,11 +310,11 @@ def test_reopening_preserves_everything(tmp_path: Path) -> None:
 
 
 def test_schema_version_wal_and_foreign_keys(store: Store) -> None:
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
-    assert [r[0] for r in rows] == [1, 2, 3] and rows[0][1].endswith("+00:00")
+    assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1].endswith("+00:00")
     conn.execute("PRAGMA foreign_keys = ON")
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('x', 1, 'cli', 'now')")
@@ -327,13 +327,13 @@ def test_migrations_run_forward_once_and_newer_files_are_refused(
     newer = (*store_module._MIGRATIONS, ("ALTER TABLE conversations ADD COLUMN channel TEXT",))
     monkeypatch.setattr(store_module, "_MIGRATIONS", newer)
     upgraded = Store(path)
-    assert upgraded.schema_version() == 4 and upgraded.get_conversation(conversation_id) is not None
-    assert Store(path).schema_version() == 4  # a second open applies nothing again
+    assert upgraded.schema_version() == 5 and upgraded.get_conversation(conversation_id) is not None
+    assert Store(path).schema_version() == 5  # a second open applies nothing again
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(conversations)")]
     assert columns.count("channel") == 1
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:3])
-    with pytest.raises(StoreError, match="has schema version 4; this advisor knows up to 3"):
+    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:4])
+    with pytest.raises(StoreError, match="has schema version 5; this advisor knows up to 4"):
         Store(path).list_conversations()
 
 
@@ -352,7 +352,7 @@ def test_a_version_1_database_keeps_its_turns_and_feedback(tmp_path: Path) -> No
     conn.commit()
     conn.close()
     new = Store(path)
-    assert new.schema_version() == 3
+    assert new.schema_version() == 4
     conversation_id = "c1"
     turn = new.turns("c1")[0]
     kept = new.get_turn(turn.id)
