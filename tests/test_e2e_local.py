@@ -125,6 +125,32 @@ def test_the_eval_runner_on_the_real_model(local_advisor: Advisor, tmp_path: Pat
     assert "sit-ow-hospital-on-prem" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
+def test_the_slack_bot_on_the_real_model(local_advisor: Advisor, tmp_path: Path) -> None:
+    """The Slack front end on the bundled model: a signed mention over real HTTP to the bolt app, answered in its
+    thread with the verdict first, the streamed prose and the feedback buttons (the Slack Web API is a fake)."""
+    from advisor.slack_bot import conversation_key
+    from tests.fake_slack import FakeSlack
+    from tests.test_slack import HOSPITAL, Running, event, send
+
+    with FakeSlack() as slack:
+        bot = Running(local_advisor.settings, local_advisor.retriever, local_advisor.reader,
+                      tmp_path / "slack.sqlite3", slack, llm=local_advisor.llm)  # type: ignore[arg-type]
+        try:
+            assert send(bot.url, event(HOSPITAL))[0] == 200
+            assert bot.settle(300)
+            verdict = slack.of("chat.postMessage")[0]
+            assert verdict["thread_ts"] == "1700000000.000100" and "open_weight" in json.dumps(verdict["blocks"])
+            prose = "".join(c.get("markdown_text", "") for m in ("chat.startStream", "chat.appendStream")
+                            for c in slack.of(m))
+            assert len(prose.split()) > 20
+            assert "feedback_buttons" in json.dumps(slack.of("chat.stopStream")[-1]["blocks"])
+            assert slack.of("assistant.threads.setStatus")[-1]["status"] == ""
+            turns = bot.advisor.history(conversation_key=conversation_key("C1", "1700000000.000100"))
+            assert len(turns) == 1 and turns[0]["recommendation"] == "open_weight" and not turns[0]["error"]
+        finally:
+            bot.close()
+
+
 def test_store_kept_every_turn(local_advisor: Advisor, tmp_path: Path) -> None:
     conversations = local_advisor.store.list_conversations()
     assert len(conversations) >= 2 and all(c.turn_count >= 1 for c in conversations)
