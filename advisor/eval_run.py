@@ -202,8 +202,10 @@ def _profile_fields(expected: dict[str, Any], got: dict[str, Any]) -> tuple[int,
 
 def _invented(profile: dict[str, Any], quotes: dict[str, str], messages: Sequence[str]) -> list[str]:
     """Profile fields the user never stated: no words of theirs behind the field, or words found in none of
-    their messages."""
-    said = " ".join(" ".join(messages).lower().split())
+    their messages (as written, or as the pipeline read them: without the clauses hygiene removes)."""
+    from advisor.hygiene import strip_overrides
+
+    said = " ".join(" ".join([*messages, *(strip_overrides(m)[0] for m in messages)]).lower().split())
     return sorted(name for name in profile
                   if not quotes.get(name) or " ".join(quotes[name].lower().split()) not in said)
 
