@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-__all__ = ["add_costs_parser", "cmd_costs", "parse_tokens"]
+__all__ = ["add_costs_parser", "cmd_costs", "costs_table", "parse_tokens"]
 
 DEFAULT_API_MODEL = "gpt-4.1-mini"
 DEFAULT_OPEN_MODEL = "gpt-oss-120b"
@@ -86,7 +86,7 @@ def cmd_costs(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
-        print(_table(result.as_dict()))
+        print(costs_table(result.as_dict()))
     return 0
 
 
@@ -103,7 +103,7 @@ def _tokens(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _table(data: dict[str, Any]) -> str:
+def costs_table(data: dict[str, Any]) -> str:
     api, host, even = data["api"], data["self_host"], data["break_even"]
     years = f"{data['years']:g}"
     span = f"{years} year" + ("" if data["years"] == 1 else "s")

@@ -10,12 +10,12 @@ __all__ = ["add_slack_parser", "cmd_slack"]
 
 def add_slack_parser(sub: Any) -> None:
     """Add the `slack` subcommand to an argparse subparsers object."""
-    from advisor.cli_web import _port
+    from advisor.cli_web import port_number
 
     p = sub.add_parser("slack", help=cmd_slack.__doc__, description=cmd_slack.__doc__)
     p.add_argument("--http", action="store_true", help="HTTP mode (Events API on /slack/events) instead of Socket Mode")
     p.add_argument("--host", metavar="ADDR", help="bind address in HTTP mode (default ADVISOR_SLACK_HOST, 127.0.0.1)")
-    p.add_argument("--port", type=_port, metavar="N", help="port in HTTP mode (default ADVISOR_SLACK_PORT, 3000)")
+    p.add_argument("--port", type=port_number, metavar="N", help="port in HTTP mode (default ADVISOR_SLACK_PORT, 3000)")
     p.add_argument("--llm", metavar="MODEL", help="litellm model string, or 'local' (default: ADVISOR_LLM)")
     p.set_defaults(func=cmd_slack)
 

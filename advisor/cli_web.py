@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_web_parser", "cmd_web"]
+__all__ = ["add_web_parser", "cmd_web", "port_number"]
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -29,7 +29,7 @@ def add_web_parser(sub: Any) -> None:
     """Add the `web` subcommand to an argparse subparsers object."""
     p = sub.add_parser("web", help=cmd_web.__doc__, description=cmd_web.__doc__)
     p.add_argument("--host", metavar="ADDR", help="bind address (default ADVISOR_WEB_HOST, 127.0.0.1)")
-    p.add_argument("--port", type=_port, metavar="N", help="port (default ADVISOR_WEB_PORT, 7860)")
+    p.add_argument("--port", type=port_number, metavar="N", help="port (default ADVISOR_WEB_PORT, 7860)")
     p.add_argument("--root-path", type=_root_path, metavar="PATH",
                    help="mount point behind a reverse proxy, e.g. /advisor (default ADVISOR_WEB_ROOT_PATH)")
     # Share links tunnel the page through a third-party server: this app never makes them.

@@ -116,7 +116,7 @@ def _models(args: list[str], settings: Settings) -> str:
 
 def _costs(args: list[str], settings: Settings) -> str:
     from advisor.catalog import load_catalog
-    from advisor.cli_costs import DEFAULT_API_MODEL, DEFAULT_MONTHLY_TOKENS, DEFAULT_OPEN_MODEL, _table
+    from advisor.cli_costs import DEFAULT_API_MODEL, DEFAULT_MONTHLY_TOKENS, DEFAULT_OPEN_MODEL, costs_table
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
     from advisor.profile import parse_quantity
@@ -142,4 +142,4 @@ def _costs(args: list[str], settings: Settings) -> str:
                      years=years, gpu=pairs.get("gpu"), precision=pairs.get("precision"),
                      catalog=load_catalog(settings.catalog_path),
                      assumptions=load_cost_assumptions(settings.costs_path))
-    return _clip(f"```\n{_table(result.as_dict())}\n```")
+    return _clip(f"```\n{costs_table(result.as_dict())}\n```")
