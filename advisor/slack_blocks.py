@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
+    "ANSWER_CHOICE",
+    "ANSWER_VIEW",
+    "COMMENT_VIEW",
     "FEEDBACK_ACTION",
     "MAX_BLOCKS",
     "MAX_SECTION_CHARS",
@@ -29,6 +32,7 @@ FEEDBACK_ACTION = "advisor_feedback"
 QUESTION_ACTION = "advisor_question"
 COMMENT_VIEW = "advisor_comment"
 ANSWER_VIEW = "advisor_answer"
+ANSWER_CHOICE = "choice"  # the block and action id of the offered replies in the answer modal
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.M)
@@ -156,13 +160,24 @@ def comment_modal(feedback_id: int, *, helpful: bool) -> dict[str, Any]:
 
 
 def answer_modal(question: str, *, channel: str, thread_ts: str) -> dict[str, Any]:
-    """A clarifying question to answer; the answer goes to the thread as the user's next message."""
+    """A clarifying question to answer: the replies a front end offers for it (when it has them) and a free answer.
+    The answer goes to the thread as the user's next message; the question's own words do not, so nothing in them
+    can be read as a fact the user stated."""
+    from advisor.statements import reply_options
+
+    blocks: list[dict[str, Any]] = [_section(question[:MAX_SECTION_CHARS])]
+    options = [{"text": {"type": "plain_text", "text": _short(o["label"], 75)}, "value": o["value"]}
+               for o in reply_options(question) if len(o["value"]) <= 150][:10]
+    if options:
+        blocks.append({"type": "input", "block_id": ANSWER_CHOICE, "optional": True,
+                       "label": {"type": "plain_text", "text": "Pick one"},
+                       "element": {"type": "radio_buttons", "action_id": ANSWER_CHOICE, "options": options}})
+    blocks.append({"type": "input", "block_id": "answer", "optional": bool(options),
+                   "label": {"type": "plain_text", "text": "Or say it in your words" if options else "Your answer"},
+                   "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                               "max_length": 2000}})
     return {"type": "modal", "callback_id": ANSWER_VIEW,
             "private_metadata": json.dumps({"c": channel, "t": thread_ts, "q": question[:1500]}),
             "title": {"type": "plain_text", "text": "Answer"},
             "submit": {"type": "plain_text", "text": "Send"},
-            "blocks": [_section(question[:MAX_SECTION_CHARS]),
-                       {"type": "input", "block_id": "answer",
-                        "label": {"type": "plain_text", "text": "Your answer"},
-                        "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
-                                    "max_length": 2000}}]}
+            "blocks": blocks}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from advisor.slack_blocks import (
+    ANSWER_CHOICE,
     ANSWER_VIEW,
     COMMENT_VIEW,
     FEEDBACK_ACTION,
@@ -294,32 +295,34 @@ class SlackBot:
 
     def _on_question(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        import json
-
-        try:
-            data = json.loads(action.get("value") or "{}")
-        except ValueError:
-            return
+        data = _metadata(action.get("value"))
         trigger = body.get("trigger_id")
-        if trigger and data.get("q"):
+        if trigger and data.get("q") and data.get("c") and data.get("t"):
             _quietly(client.views_open, trigger_id=trigger,
-                     view=answer_modal(data["q"], channel=data["c"], thread_ts=data["t"]))
+                     view=answer_modal(str(data["q"]), channel=str(data["c"]), thread_ts=str(data["t"])))
 
     def _on_answer(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        meta = _metadata(view.get("private_metadata"))
+        # The user's words only: the chosen reply (a sentence the reader reads back exactly) and what they typed.
+        # The question stays out of the message, or its words ("regulated data", "your own infrastructure")
+        # would be read, and checked, as facts the user stated.
+        answer = " ".join(part for part in (_choice(view), _input(view, "answer")) if part)
+        if not answer:
+            ack(response_action="errors", errors={"answer": "Pick a reply or write an answer."})
+            return
         ack()
-        import json
-
-        meta = json.loads(view.get("private_metadata") or "{}")
-        answer, user = _input(view, "answer"), str((body.get("user") or {}).get("id") or "")
-        if not answer or not user or not meta.get("c"):
+        user = str((body.get("user") or {}).get("id") or "")
+        channel, thread_ts = str(meta.get("c") or ""), str(meta.get("t") or "")
+        if not user or not channel or not thread_ts:
             return
         wait = self._limiter.allow(user)
         if wait:
-            self._ephemeral(meta["c"], user, meta["t"], f"Please wait about {wait:.0f} seconds and answer again.")
+            self._ephemeral(channel, user, thread_ts, f"Please wait about {wait:.0f} seconds and answer again.")
             return
-        self._post(meta["c"], meta["t"], f"<@{user}> answered: {answer}")
-        self.submit(_Job(meta["c"], meta["t"], user, (body.get("team") or {}).get("id"),
-                         f"{meta.get('q', '')} {answer}".strip()))
+        question = " ".join(str(meta.get("q") or "").split())
+        self._post(channel, thread_ts, f"<@{user}> answered “{question}”: {answer}" if question
+                   else f"<@{user}> answered: {answer}")
+        self.submit(_Job(channel, thread_ts, user, (body.get("team") or {}).get("id"), answer))
 
     # -- the slash command, the messages tab --------------------------------------------------------------------
     def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
@@ -400,6 +403,22 @@ def _status_text(event: Any) -> str:
 def _error_text(kind: str) -> str:
     reason = _ERRORS.get(kind, "something went wrong on my side")
     return f":warning: Sorry, I could not answer that: {reason}. Please try again in a minute."
+
+
+def _metadata(raw: Any) -> dict[str, Any]:
+    """The JSON object a button's value or a modal's private_metadata carries; {} for anything else."""
+    import json
+
+    try:
+        data = json.loads(raw or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _choice(view: dict[str, Any]) -> str:
+    values = ((view.get("state") or {}).get("values") or {}).get(ANSWER_CHOICE) or {}
+    return str(((values.get(ANSWER_CHOICE) or {}).get("selected_option") or {}).get("value") or "").strip()
 
 
 def _input(view: dict[str, Any], block: str) -> str:

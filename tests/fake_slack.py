@@ -10,6 +10,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 BOT_USER = "UBOT"
+MAX_SECTION_CHARS = 3000  # Slack's limits, which the fake enforces as Slack does (the call fails)
+MAX_BLOCKS = 50
+MAX_MARKDOWN_CHARS = 12000  # markdown_text of chat.startStream / appendStream
 
 
 class FakeSlack:
@@ -18,6 +21,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unavailable: set[str] = set()  # methods answered with unknown_method
+        self.rejected: list[tuple[str, str]] = []  # (method, error) of calls refused for breaking Slack's limits
         self.socket_url = "ws://127.0.0.1:1/link"
         self._lock = threading.Lock()
         self._ts = 0
@@ -52,6 +56,11 @@ class FakeSlack:
             ts = f"{int(time.time())}.{self._ts:06d}"
         if method in self.unavailable:
             return {"ok": False, "error": "unknown_method"}
+        error = _over_limits(args)
+        if error:
+            with self._lock:
+                self.rejected.append((method, error))
+            return {"ok": False, "error": error}
         if method == "auth.test":
             return {"ok": True, "url": "https://example.slack.com/", "team": "T", "user": "advisor",
                     "team_id": "T1", "user_id": BOT_USER, "bot_id": "BBOT"}
@@ -68,6 +77,12 @@ class FakeSlack:
         if method == "views.open":
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         return {"ok": True}
+
+    @staticmethod
+    def sections(args: dict[str, Any]) -> list[str]:
+        """The texts of a call's section blocks, in order."""
+        return [str((b.get("text") or {}).get("text") or "")
+                for b in args.get("blocks") or [] if b.get("type") == "section"]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -100,3 +115,17 @@ class FakeSlack:
                 self._reply(args)
 
         return Handler
+
+
+def _over_limits(args: dict[str, Any]) -> str | None:
+    """Slack's error for a message over its limits: 50 blocks, 3,000 characters a section, 12,000 of streamed
+    markdown; None when the message fits."""
+    blocks = args.get("blocks")
+    if isinstance(blocks, list):
+        if len(blocks) > MAX_BLOCKS:
+            return "invalid_blocks"
+        if any(len(text) > MAX_SECTION_CHARS for text in FakeSlack.sections(args)):
+            return "invalid_blocks"
+    if len(str(args.get("markdown_text") or "")) > MAX_MARKDOWN_CHARS:
+        return "msg_too_long"
+    return None

@@ -286,3 +286,251 @@ def test_socket_mode_answers_an_envelope_and_acks_it(shipped_settings, retriever
             bot.close()
     assert {"envelope_id": "env-1"} in acks and slack.of("apps.connections.open")
     assert len(slack.of("chat.startStream")) == 1
+
+
+def interact(url: str, payload: dict[str, Any]) -> int:
+    """POST an interactivity payload (a click, a modal's submission) signed as Slack signs it."""
+    body = urlencode({"payload": json.dumps({"api_app_id": "A1", "token": "x", "team": {"id": "T1"}, **payload})})
+    return send(url, body.encode(), content_type="application/x-www-form-urlencoded")[0]
+
+
+def wait_for(predicate: Any, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+CHATBOT = "<@UBOT> Our team has experienced ML engineers and we want a chatbot for our support docs. What should we do?"
+
+
+def test_clarifying_questions_are_buttons_whose_answer_continues_the_thread(
+        running: Running, slack: FakeSlack) -> None:
+    from advisor.verdict import QUESTIONS
+
+    send(running.url, event(CHATBOT))
+    assert running.settle(30)
+    key = conversation_key("C1", "1700000000.000100")
+    first = running.advisor.history(conversation_key=key)
+    assert len(first) == 1 and "data_sensitivity" not in first[0]["verdict"]["profile"]
+    questions = first[0]["verdict"]["questions"]
+    assert QUESTIONS["data_sensitivity"] in questions
+    verdict = slack.of("chat.postMessage")[0]
+    buttons = [e for b in verdict["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [b["action_id"] for b in buttons] == [f"advisor_question_{i}" for i in range(len(questions))]
+    assert all(b["type"] == "button" and 0 < len(b["text"]["text"]) <= 75 for b in buttons)
+
+    def press(button: dict[str, Any], trigger: str) -> dict[str, Any]:
+        """Click a question button; the modal Slack would open for it."""
+        before = len(slack.of("views.open"))
+        assert interact(running.url, {
+            "type": "block_actions", "user": {"id": "U1"}, "trigger_id": trigger, "channel": {"id": "C1"},
+            "container": {"type": "message", "channel_id": "C1", "message_ts": "1700000000.000900",
+                          "thread_ts": "1700000000.000100"},
+            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "advisor_questions",
+                         "value": button["value"], "action_ts": "1700000001.0"}]}) == 200
+        assert wait_for(lambda: len(slack.of("views.open")) > before)
+        opened = slack.of("views.open")[-1]
+        assert opened["trigger_id"] == trigger
+        return dict(opened["view"])
+
+    def submit(view: dict[str, Any], values: dict[str, Any]) -> None:
+        assert interact(running.url, {"type": "view_submission", "user": {"id": "U1"},
+                                      "view": {**view, "id": "V1", "state": {"values": values}}}) == 200
+
+    # Pressing a question opens a modal that asks it and offers the replies for it ...
+    view = press(buttons[questions.index(QUESTIONS["data_sensitivity"])], "trig-1")
+    assert QUESTIONS["data_sensitivity"] in json.dumps(view["blocks"])
+    radios = [b["element"] for b in view["blocks"] if b.get("element", {}).get("type") == "radio_buttons"]
+    public = next(o for o in radios[0]["options"] if o["text"]["text"] == "Public data only")
+    assert len(running.advisor.history(conversation_key=key)) == 1  # the click only asks
+
+    # ... and the reply goes to the same thread as the user's next message: a new turn of the same conversation.
+    submit(view, {"choice": {"choice": {"type": "radio_buttons", "selected_option": public}}})
+    assert wait_for(lambda: len(running.advisor.history(conversation_key=key)) == 2, 30)
+    assert running.settle(30)
+    turns = running.advisor.history(conversation_key=key)
+    assert turns[0]["conversation_id"] == turns[1]["conversation_id"]
+    assert turns[1]["user"] == "It only sees public data."
+    second = turns[1]["verdict"]
+    assert second["profile"]["data_sensitivity"] == "public"
+    # The question's own words ("regulated data", "your own infrastructure") are not facts the user stated.
+    assert "deployment" not in second["profile"]
+    assert QUESTIONS["data_sensitivity"] not in second["questions"]
+    echoed = [m for m in slack.of("chat.postMessage") if "answered" in m.get("text", "")]
+    assert len(echoed) == 1 and echoed[0]["thread_ts"] == "1700000000.000100"
+    assert "public data" in echoed[0]["text"] and "<@U1>" in echoed[0]["text"]
+    streams = slack.of("chat.startStream")
+    assert len(streams) == 2 and all(s["thread_ts"] == "1700000000.000100" for s in streams)
+
+    # A question answered in the user's own words: the next verdict's buttons, the typed answer read as said.
+    verdict = [m for m in slack.of("chat.postMessage") if m.get("blocks")][-1]
+    buttons = [e for b in verdict["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    deployment = next(b for b in buttons if json.loads(b["value"])["q"] == QUESTIONS["deployment"])
+    view = press(deployment, "trig-2")
+    submit(view, {"choice": {"choice": {"type": "radio_buttons", "selected_option": None}},
+                  "answer": {"text": {"type": "plain_text_input", "value": "It can run in the cloud."}}})
+    assert wait_for(lambda: len(running.advisor.history(conversation_key=key)) == 3, 30)
+    assert running.settle(30)
+    third = running.advisor.history(conversation_key=key)[2]
+    assert third["user"] == "It can run in the cloud."
+    assert third["verdict"]["profile"]["deployment"] == "cloud"
+    assert third["verdict"]["profile"]["data_sensitivity"] == "public"  # still the conversation's facts
+
+
+def test_a_bad_question_button_or_an_empty_answer_changes_nothing(running: Running, slack: FakeSlack) -> None:
+    from advisor.slack_blocks import answer_modal
+
+    assert interact(running.url, {
+        "type": "block_actions", "user": {"id": "U1"}, "trigger_id": "trig-x", "channel": {"id": "C1"},
+        "actions": [{"type": "button", "action_id": "advisor_question_0", "block_id": "advisor_questions",
+                     "value": "not json", "action_ts": "1700000001.0"}]}) == 200
+    assert interact(running.url, {
+        "type": "view_submission", "user": {"id": "U1"},
+        "view": {"id": "V2", "type": "modal", "callback_id": "advisor_answer", "private_metadata": "[1]",
+                 "state": {"values": {"answer": {"text": {"type": "plain_text_input", "value": "cloud"}}}}}}) == 200
+    # Nothing picked and nothing typed: the modal stays open with a hint, and nothing is asked.
+    view = answer_modal("Where must it run?", channel="C1", thread_ts="1700000000.000100")
+    payload = {"type": "view_submission", "user": {"id": "U1"}, "api_app_id": "A1", "token": "x",
+               "team": {"id": "T1"}, "view": {**view, "id": "V3", "state": {"values": {
+                   "answer": {"text": {"type": "plain_text_input", "value": "  "}}}}}}
+    status, raw = send(running.url, urlencode({"payload": json.dumps(payload)}).encode(),
+                       content_type="application/x-www-form-urlencoded")
+    assert status == 200 and json.loads(raw)["response_action"] == "errors"
+    time.sleep(0.3)
+    assert running.settle(5)
+    assert [m for m in slack.methods() if m != "auth.test"] == []  # bolt's own token check aside
+    assert running.advisor.store.list_conversations() == []
+
+
+def _long_answer(request: dict[str, Any]) -> str:
+    """For the streamed (answer) request, every sentence of every passage in the prompt, cited, five times over: a
+    long answer the claim check keeps; the default replies for the rest."""
+    import re
+
+    from tests.fake_llm import _PASSAGE, FakeOpenAI
+
+    if not request["stream"]:
+        return str(FakeOpenAI.default_reply({"messages": request["messages"],
+                                             "response_format": request["json_schema"]}))
+    paragraphs = []
+    for n, passage in _PASSAGE.findall(request["messages"][-1]["content"]):
+        text = " ".join(re.sub(r"^\s*(?:[-*#]+|\d+[.)])\s+|\*\*", " ", passage, flags=re.M).split())
+        sentences = [s.rstrip(".!?") for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 20]
+        paragraphs.append(" ".join(f"{s} [{n}]." for s in sentences))
+    return "\n\n".join(paragraphs * 5)
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["posted-and-updated", "streamed"])
+def test_a_long_answer_is_split_within_slacks_limits_and_loses_no_text(
+        running: Running, slack: FakeSlack, streaming: bool) -> None:
+    from advisor.slack_blocks import mrkdwn
+
+    running.llm.default = _long_answer
+    if not streaming:
+        slack.unavailable.add("chat.startStream")
+    send(running.url, event("<@UBOT> How should we roll out a support assistant?"))
+    assert running.settle(60)
+    assert slack.rejected == []  # no call broke a limit (the fake refuses them as Slack does)
+    stored = running.advisor.history(conversation_key=conversation_key("C1", "1700000000.000100"))[0]["answer"]
+    assert len(stored) > 3 * 3000
+    for method in ("chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"):
+        for call in slack.of(method):
+            assert len(call.get("blocks") or []) <= 50
+            assert all(len(text) <= 3000 for text in FakeSlack.sections(call))
+            assert len(call.get("markdown_text") or "") <= 12000
+    updates = slack.of("chat.update")
+    if streaming and not updates:  # the checked answer is what was streamed, so the stream stands as it is
+        shown = "".join(c["markdown_text"] for m in ("chat.startStream", "chat.appendStream") for c in slack.of(m))
+        assert " ".join(shown.split()) == " ".join(stored.split())
+        assert "feedback_buttons" in json.dumps(slack.of("chat.stopStream")[-1]["blocks"])
+        return
+    # The answer message ends as the checked answer in sections of at most 3,000 characters, nothing lost.
+    assert updates
+    final = updates[-1]
+    sections = FakeSlack.sections(final)
+    assert len(sections) >= 4
+    assert " ".join(" ".join(sections).split()) == " ".join(mrkdwn(stored).split())
+    assert "feedback_buttons" in json.dumps(final["blocks"]) and "Sources" in json.dumps(final["blocks"])
+
+
+def test_an_answer_over_fifty_blocks_continues_in_more_messages_of_the_thread(slack: FakeSlack) -> None:
+    from slack_sdk import WebClient
+
+    from advisor.slack_blocks import footer_blocks, mrkdwn
+    from advisor.slack_stream import AnswerWriter
+
+    client = WebClient(token=TOKEN, base_url=slack.api_url)
+    answer = "\n\n".join(f"Paragraph {i}: " + "the **adapter** keeps the base model frozen and trains little. " * 20
+                          for i in range(150))
+    assert len(answer) > 50 * 3000
+    writer = AnswerWriter(client, channel="C1", thread_ts="1.1", team="T1", user="U1", interval_s=0.0)
+    writer.append(answer[:500])
+    writer.finish(answer, footer_blocks([{"n": 1, "title": "LoRA guide"}], turn_id="t1"))
+    assert slack.rejected == []
+    final = slack.of("chat.update")[-1]
+    continued = [m for m in slack.of("chat.postMessage") if m["text"] == "(continued)"]
+    assert continued and all(m["thread_ts"] == "1.1" for m in continued)
+    messages = [final, *continued]
+    assert all(len(m["blocks"]) <= 50 for m in messages) and len(final["blocks"]) == 50
+    sections = [t for m in messages for t in FakeSlack.sections(m)]
+    assert all(len(t) <= 3000 for t in sections)
+    assert " ".join(" ".join(sections).split()) == " ".join(mrkdwn(answer).split())
+    assert "feedback_buttons" in json.dumps(continued[-1]["blocks"])
+    assert "feedback_buttons" not in json.dumps(final["blocks"])
+
+
+def test_split_text_and_chunk_blocks_keep_every_word_within_the_limits() -> None:
+    from advisor.slack_blocks import answer_blocks, chunk_blocks, split_text
+
+    words = [f"w{i}" for i in range(4000)]
+    text = "\n\n".join(" ".join(words[i:i + 150]) for i in range(0, len(words), 150))
+    pieces = split_text(text, 3000)
+    assert len(pieces) > 5 and all(len(p) <= 3000 for p in pieces)
+    assert " ".join(pieces).split() == words  # nothing lost, no word cut in two
+    assert split_text("x" * 7000, 3000) == ["x" * 3000, "x" * 3000, "x" * 1000]  # no boundary: a hard cut
+    assert split_text("  short  ") == ["short"] and split_text("   ") == []
+    blocks = answer_blocks("a " * 80000)
+    assert len(blocks) > 50
+    groups = chunk_blocks(blocks)
+    assert all(len(g) <= 50 for g in groups) and [b for g in groups for b in g] == blocks
+    assert chunk_blocks([]) == [[]]
+
+
+def test_suggested_prompts_are_set_when_an_assistant_thread_starts_and_the_messages_tab_opens(
+        running: Running, slack: FakeSlack) -> None:
+    started = {"type": "assistant_thread_started", "event_ts": "1700000002.000100", "assistant_thread": {
+        "user_id": "U1", "channel_id": "D1", "thread_ts": "1700000002.000050",
+        "context": {"channel_id": "C1", "team_id": "T1", "enterprise_id": None}}}
+    body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                       "event_id": "EvT", "event_time": int(time.time()), "event": started}).encode()
+    assert send(running.url, body)[0] == 200
+    assert wait_for(lambda: slack.of("assistant.threads.setSuggestedPrompts"))
+    call = slack.of("assistant.threads.setSuggestedPrompts")[0]
+    assert call["channel_id"] == "D1" and call["thread_ts"] == "1700000002.000050" and call["title"]
+    prompts = call["prompts"]
+    assert 1 <= len(prompts) <= 4  # Slack shows at most four
+    assert len({p["title"] for p in prompts}) == len(prompts)
+    assert all(0 < len(p["title"]) <= 75 and 20 < len(p["message"]) < 500 for p in prompts)
+    # Each prompt is one the advisor answers (none is taken for off-topic), and the situations get a verdict.
+    answers = [running.advisor.ask(prompt["message"]) for prompt in prompts]
+    assert all(a.kind in ("situation", "fact") and a.answer.strip() for a in answers), answers
+    assert sum(a.recommendation is not None for a in answers) >= 2
+
+    home = {"type": "app_home_opened", "user": "U1", "channel": "D2", "tab": "messages",
+            "event_ts": "1700000003.000100"}
+    body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                       "event_id": "EvH", "event_time": int(time.time()), "event": home}).encode()
+    assert send(running.url, body)[0] == 200
+    assert wait_for(lambda: len(slack.of("assistant.threads.setSuggestedPrompts")) == 2)
+    on_home = slack.of("assistant.threads.setSuggestedPrompts")[1]
+    assert on_home["channel_id"] == "D2" and on_home["prompts"] == prompts
+    # The app home's other tab is not the chat: no prompts there.
+    body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                       "event_id": "EvH2", "event_time": int(time.time()),
+                       "event": {**home, "tab": "home", "channel": "D3"}}).encode()
+    assert send(running.url, body)[0] == 200
+    time.sleep(0.5)
+    assert len(slack.of("assistant.threads.setSuggestedPrompts")) == 2
