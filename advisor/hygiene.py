@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["DIRECTIVE_REMOVED", "OVERRIDE_NOTE", "as_data", "clean_message", "strip_directives", "strip_overrides"]
@@ -54,9 +55,11 @@ _DIRECTIVE = re.compile(
     r")" + _SENTENCE_PART + r"[.!?]?", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def strip_directives(text: str) -> str:
     """Passage text without the sentences that instruct the AI reading it (an injection planted in a document):
-    each is replaced by one marker, so that neither the model nor the claim check ever sees it as knowledge."""
+    each is replaced by one marker, so that neither the model nor the claim check ever sees it as knowledge.
+    Cached by text: the same passages come back turn after turn, and the scan is regular-expression heavy."""
     if not _DIRECTIVE.search(text) and not _OVERRIDE.search(text):
         return text
     cleaned = _OVERRIDE.sub(f" {DIRECTIVE_REMOVED} ", _DIRECTIVE.sub(f" {DIRECTIVE_REMOVED} ", text))

@@ -360,6 +360,14 @@ def open_llm(settings: Settings, *, model: str | None = None) -> LiteLLM:
 
 
 @functools.cache
+def _ssl_context() -> Any:
+    """httpx's default verifying context, made once and shared by every request's own client."""
+    import httpcore2
+
+    return httpcore2.default_ssl_context()
+
+
+@functools.cache
 def _abortable_transport_class() -> Any:
     """httpx2's transport (the OpenAI SDK's HTTP stack), remembering the sockets it opens so that another thread
     can shut them down.
@@ -395,7 +403,7 @@ def _abortable_transport_class() -> Any:
 
     class AbortableTransport(httpx2.HTTPTransport):
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__(verify=_ssl_context())  # loading the CA store costs ~20 ms: once a process
             self.backend = Backend(self._pool._network_backend)
             self._pool._network_backend = self.backend  # httpx2 has no public hook for its sockets
 

