@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["TurnRun"]
 
 log = logging.getLogger(__name__)
+_MAX_FACTS_OF_A_QUESTION = 1  # a "mixed" question stating more facts than this is read as a situation too
 _MAX_SITUATION_PASSAGES = 6
 _CITATIONS_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*|\[\d+\]")
 _MAX_SECTION_CHARS = 2400  # a fact answer's best passages grow to their whole section up to this size
@@ -203,7 +204,8 @@ class TurnRun:
             if decision.kind == "offtopic":  # "and the other one?" reads as off-topic until it is condensed
                 decision = decide(self.reader.route(question).route, has_history=False, has_profile=False)
         self.draft.question = question
-        if decision.kind == "situation" and not self._history and self._asks_about_a_model(cleaned):
+        if decision.kind == "situation" and not self._history and (self._asks_about_a_model(cleaned)
+                                                                    or self._only_asks(cleaned, decision)):
             decision = Decision("fact")
         if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
@@ -371,6 +373,14 @@ class TurnRun:
         if not message.rstrip().endswith("?") or not self._named_models():
             return False
         return not self.reader.read([message]).profile.stated()
+
+    def _only_asks(self, message: str, decision: Any) -> bool:
+        """A question the router read as a situation plus a question ("mixed") that states at most one fact of a
+        situation ("Is it OK to run our inference on spot GPUs?"): a verdict from one fact would be noise, and the
+        question is what the user asked, so it gets a fact answer."""
+        if not decision.also_fact or not message.rstrip().endswith("?"):
+            return False
+        return len(self.reader.read([message]).profile.stated()) <= _MAX_FACTS_OF_A_QUESTION
 
     def _named_models(self) -> list[Any]:
         """The catalog models the question names (at most two), found once a turn."""

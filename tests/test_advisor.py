@@ -59,6 +59,24 @@ def test_fact_question_is_answered_from_cited_passages(advisor: Advisor, fake: F
     assert answer.sources[0]["path"] in user["content"]
 
 
+@pytest.mark.parametrize("question", [
+    "Why does a mixture-of-experts model still need lots of GPU memory if only a few experts fire per token?",
+    "How many bytes per parameter do BF16, FP8 and INT4 weights take, and how much memory do a 70B model's weights "
+    "need in each?"])
+def test_a_question_read_as_mixed_that_states_no_situation_gets_a_fact_answer(advisor: Advisor, question: str) -> None:
+    assert advisor.reader.route(question).route == "mixed"  # the router's reading, corrected here
+    answer = advisor.ask(question)
+    assert answer.kind == "fact" and answer.recommendation is None and answer.profile is None
+
+
+def test_a_mixed_message_with_a_situation_still_gets_a_verdict(advisor: Advisor) -> None:
+    message = ("We need a model that predicts which support tickets will escalate (yes or no); 90k closed tickets "
+               "have the outcome recorded and it can run in our Azure subscription. Which approach fits?")
+    assert advisor.reader.route(message).route == "mixed"
+    answer = advisor.ask(message)
+    assert answer.kind == "situation" and answer.recommendation == "small_model"
+
+
 def test_situation_gets_the_scorers_recommendation(advisor: Advisor, fake: FakeOpenAI) -> None:
     answer = advisor.ask(HOSPITAL)
     assert answer.kind == "situation" and answer.recommendation == "open_weight"
