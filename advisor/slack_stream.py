@@ -16,10 +16,11 @@ from advisor.slack_blocks import answer_blocks, chunk_blocks
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-__all__ = ["AnswerWriter", "ThreadStatus"]
+__all__ = ["MAX_STREAM_CHARS", "AnswerWriter", "ThreadStatus"]
 
 log = logging.getLogger(__name__)
 _FALLBACK_CHARS = 3000  # the notification / fallback text of a message
+MAX_STREAM_CHARS = 12000  # Slack's limit on markdown_text in one chat.startStream / appendStream call
 
 
 class ThreadStatus:
@@ -72,24 +73,28 @@ class AnswerWriter:
         if not pending.strip() and self.ts is None:
             return
         self._last = time.monotonic()
+        # Slack takes at most 12,000 characters of markdown a call: a fast model can write more than that between
+        # two writes, and a turn that streamed nothing hands over its whole answer at the end.
+        pieces = [pending[i:i + MAX_STREAM_CHARS] for i in range(0, len(pending), MAX_STREAM_CHARS)]
         if self.ts is None:
             try:
                 resp = self.client.chat_startStream(
-                    channel=self.channel, thread_ts=self.thread_ts, markdown_text=pending,
+                    channel=self.channel, thread_ts=self.thread_ts, markdown_text=pieces[0],
                     recipient_team_id=self.team, recipient_user_id=self.user)
                 self.ts, self.streaming = str(resp["ts"]), True
+                pieces = pieces[1:]
             except SlackApiError as exc:
                 log.info("streaming unavailable (%s); posting and updating instead", exc.response.get("error"))
                 resp = self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts,
                                                     text=self.text[:_FALLBACK_CHARS],
                                                     blocks=answer_blocks(self.text)[:50])
-                self.ts, self.streaming = str(resp["ts"]), False
-        elif pending:
-            if self.streaming:
-                self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=pending)
-            else:
-                self.client.chat_update(channel=self.channel, ts=self.ts, text=self.text[:_FALLBACK_CHARS],
-                                        blocks=answer_blocks(self.text)[:50])
+                self.ts, self.streaming, pieces = str(resp["ts"]), False, []
+        if pieces and self.streaming:
+            for piece in pieces:
+                self.client.chat_appendStream(channel=self.channel, ts=self.ts, markdown_text=piece)
+        elif pieces:
+            self.client.chat_update(channel=self.channel, ts=self.ts, text=self.text[:_FALLBACK_CHARS],
+                                    blocks=answer_blocks(self.text)[:50])
         self._sent = len(self.text)
 
     def finish(self, answer: str, footer: list[dict[str, Any]]) -> None:

@@ -410,13 +410,14 @@ def _long_answer(request: dict[str, Any]) -> str:
     long answer the claim check keeps; the default replies for the rest."""
     import re
 
-    from tests.fake_llm import _PASSAGE, FakeOpenAI
+    from tests.fake_llm import FakeOpenAI
 
     if not request["stream"]:
         return str(FakeOpenAI.default_reply({"messages": request["messages"],
                                              "response_format": request["json_schema"]}))
     paragraphs = []
-    for n, passage in _PASSAGE.findall(request["messages"][-1]["content"]):
+    passages = re.findall(r'<passage id="(\d+)"[^>]*>\s*(.*?)</passage>', request["messages"][-1]["content"], re.S)
+    for n, passage in passages:
         text = " ".join(re.sub(r"^\s*(?:[-*#]+|\d+[.)])\s+|\*\*", " ", passage, flags=re.M).split())
         sentences = [s.rstrip(".!?") for s in re.split(r"(?<=[.!?])\s+", text) if len(s) > 20]
         paragraphs.append(" ".join(f"{s} [{n}]." for s in sentences))
@@ -480,6 +481,28 @@ def test_an_answer_over_fifty_blocks_continues_in_more_messages_of_the_thread(sl
     assert " ".join(" ".join(sections).split()) == " ".join(mrkdwn(answer).split())
     assert "feedback_buttons" in json.dumps(continued[-1]["blocks"])
     assert "feedback_buttons" not in json.dumps(final["blocks"])
+
+
+@pytest.mark.parametrize("streamed_first", [True, False], ids=["fast-model", "nothing-streamed"])
+def test_streamed_markdown_goes_in_calls_of_at_most_12000_characters(slack: FakeSlack, streamed_first: bool) -> None:
+    from slack_sdk import WebClient
+
+    from advisor.slack_blocks import footer_blocks
+    from advisor.slack_stream import AnswerWriter
+
+    client = WebClient(token=TOKEN, base_url=slack.api_url)
+    answer = "".join(f"Sentence {i} about adapters and quantisation keeps the base model frozen. " for i in range(600))
+    assert len(answer) > 3 * 12000
+    writer = AnswerWriter(client, channel="C1", thread_ts="1.1", team="T1", user="U1", interval_s=3600.0)
+    if streamed_first:  # the first words go at once, then a fast model writes the rest within one interval
+        writer.append(answer[:80])
+        writer.append(answer[80:])
+    writer.finish(answer, footer_blocks([], turn_id="t1"))
+    assert slack.rejected == [] and not slack.of("chat.postMessage") and not slack.of("chat.update")
+    streamed = [c["markdown_text"] for m in ("chat.startStream", "chat.appendStream") for c in slack.of(m)]
+    assert len(streamed) >= 4 and all(len(piece) <= 12000 for piece in streamed)
+    assert "".join(streamed) == answer
+    assert "feedback_buttons" in json.dumps(slack.of("chat.stopStream")[-1]["blocks"])
 
 
 def test_split_text_and_chunk_blocks_keep_every_word_within_the_limits() -> None:
