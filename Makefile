@@ -54,6 +54,7 @@ bench: setup model reader index browser
 	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
 	$(OFFLINE) $(PY) benchmarks/bench_web.py
 	$(OFFLINE) $(PY) benchmarks/bench_eval.py
+	$(OFFLINE) $(PY) benchmarks/bench_slack.py
 
 # Optional: llama.cpp's server compiled for this CPU (AVX-512/VNNI where it has them), cached in the data dir; the
 # local model uses it from its next start. Minutes on two cores, once.
