@@ -187,7 +187,7 @@ class TurnRun:
     # -- the pipeline ----------------------------------------------------------------------------------------------
     def _pipeline(self) -> Iterator[Event]:
         from advisor.hygiene import strip_overrides
-        from advisor.routing import OFF_TOPIC_REPLY, Decision, decide
+        from advisor.routing import OFF_TOPIC_REPLY, Decision, decide, wants_costs
 
         yield self._status("understanding")
         cleaned, note = strip_overrides(self.text)
@@ -195,6 +195,10 @@ class TurnRun:
         has_profile = any(t.profile is not None for t in self._history)  # a situation was read, even if empty
         decision = (decide(self.reader.route(cleaned).route, has_history=bool(self._history), has_profile=has_profile)
                     if cleaned else Decision("offtopic"))
+        if decision.kind == "fact" and has_profile and self.reader.read([cleaned]).profile.stated():
+            # "What would that cost at 1 billion tokens a month?" after a situation: a new fact of that situation
+            # (the volume), so the situation is answered again with it; a cost question needs no fact answer too.
+            decision = Decision("situation", also_fact=not wants_costs(cleaned))
         if decision.condense:
             yield from self._model_call("understanding")
             try:

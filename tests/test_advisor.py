@@ -96,6 +96,24 @@ def test_situation_gets_the_scorers_recommendation(advisor: Advisor, fake: FakeO
     assert answer.costs is not None and answer.costs["needs"]  # no volume stated: what to give for an estimate
 
 
+def test_a_cost_question_with_a_volume_after_a_situation_answers_the_situation_with_its_costs(
+        advisor: Advisor, fake: FakeOpenAI) -> None:
+    first = advisor.ask("Our experienced ML team wants to self-host an open model for an internal research assistant.")
+    assert first.kind == "situation" and first.costs and first.costs["needs"]
+    follow_up = "Roughly what would that cost per month at 1 billion tokens a month?"
+    assert advisor.reader.route(follow_up).route == "fact"  # the router alone would answer it as a fact question
+    requests = len(fake.chat_requests())
+    second = advisor.ask(follow_up, conversation_id=first.conversation_id)
+    # The volume is a fact of the situation: the verdict is the scorer's with it (1B tokens a month favours
+    # self-hosting), and its costs are computed.
+    assert second.kind == "situation" and second.recommendation == "open_weight"
+    assert second.profile and second.profile["monthly_tokens"] == 1e9
+    assert second.costs and not second.costs["needs"] and second.costs["figures"]
+    assert "**Costs**" in second.answer and "break-even" in second.answer.lower()
+    # No condensing call and no fact section: the model wrote the situation's two sections only.
+    assert len(fake.chat_requests()) - requests == 2
+
+
 def test_unknown_gating_facts_make_it_provisional_and_the_next_message_completes_it(advisor: Advisor) -> None:
     first = advisor.ask("Should we build our customer-support chatbot on an API or on open weights?")
     assert first.kind == "situation" and first.provisional
