@@ -16,6 +16,7 @@ EVALS = REPO_ROOT / "evals"
 HOLDOUT = EVALS / "facts_holdout.yaml"
 HOLDOUT2 = EVALS / "facts_holdout2.yaml"
 HOLDOUT3 = EVALS / "facts_holdout3.yaml"
+HOLDOUT4 = EVALS / "facts_holdout4.yaml"
 KNOWLEDGE = REPO_ROOT / "knowledge"
 
 
@@ -53,7 +54,14 @@ def test_the_third_held_out_fact_set_is_frozen() -> None:
     assert digest == "d56a898548268bff773a1a5f9fc25faa592bd5079a652c9d9e14d3f655e8b6e8"
 
 
-@pytest.mark.parametrize("name", ["facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml"])
+def test_the_fourth_held_out_fact_set_is_frozen() -> None:
+    # Written before the fourth round of fact-answer tuning, once the third held-out set had been seen.
+    digest = hashlib.sha256(HOLDOUT4.read_bytes()).hexdigest()
+    assert digest == "ce0fe66d7ea220bb7d7cf36d6a69679b8eb87bed0740ded386cde72c9e733e77"
+
+
+@pytest.mark.parametrize("name", ["facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml",
+                                  "facts_holdout4.yaml"])
 def test_every_point_is_in_a_passage_the_case_names(name: str) -> None:
     cases = _cases(name)
     assert len({c["id"] for c in cases}) == len(cases) >= 16
@@ -71,7 +79,8 @@ def test_every_point_is_in_a_passage_the_case_names(name: str) -> None:
 
 def test_sets_do_not_share_questions() -> None:
     sets = [{c["question"].lower() for c in _cases(name)}
-            for name in ("facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml")]
+            for name in ("facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml",
+                         "facts_holdout4.yaml")]
     assert all(not a & b for i, a in enumerate(sets) for b in sets[i + 1:])
 
 
