@@ -215,7 +215,7 @@ SEED_FACTS: list[tuple[str, str, list[str]]] = [
     (
         "open recommended as best balance",
         "option-open-weight.md",
-        [r"most teams in 2025[^.]*best overall balance"],
+        [r"most teams, as of [A-Z][a-z]+ 20\d\d, [^.]*best overall balance"],
     ),
     # --- Option 3: pre-training -------------------------------------------------------------
     ("pretrain most demanding", "option-pretrain.md", [r"most resource-hungry and technically demanding"]),
