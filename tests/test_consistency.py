@@ -272,3 +272,29 @@ def test_no_guide_still_says_only_trillions_justify_pre_training() -> None:
     for path in GUIDES.glob("*.md"):
         assert not re.search(r"only trillions", path.read_text(encoding="utf-8"), re.I), path.name
 
+
+# --- Llama 4's EU limit reaches a European user asking about multimodal open weights -----------------------------
+
+# The Profile has no region or modality field, and the limit concerns one model family rather than the open-weight
+# option, so no scoring rule carries it: retrieval must bring the passage to the answer instead.
+EU_MULTIMODAL = [
+    "We are a company headquartered in Germany and want to self-host an open-weight multimodal model that reads "
+    "scanned invoices and photos. Which models can we use?",
+    "Our startup is based in France. Can we fine-tune Llama 4 on images of our products?",
+]
+EU_PASSAGES = {("guides/option-open-weight.md", "Llama 4 and EU-based companies: a regional licence limit"),
+               ("guides/licences.md", "Llama 4 multimodal EU carve-out")}
+
+
+def test_the_open_weight_guide_states_the_llama_4_eu_limit() -> None:
+    text = _section("option-open-weight.md", "Llama 4 and EU-based companies: a regional licence limit")
+    assert re.search(r"multimodal Llama 4 models[^.]*European Union[^.]*principal place of business", text)
+    assert "end users" in text and "Gemma 3" in text
+    assert "EU" in _section("option-open-weight.md", "Example models")  # the family's bullet points to it
+
+
+@pytest.mark.parametrize("question", EU_MULTIMODAL)
+def test_a_european_multimodal_question_retrieves_the_eu_limit(retriever, question: str) -> None:  # type: ignore[no-untyped-def]
+    hits = retriever.search(question, k=5)
+    found = {(h.path, h.section) for h in hits}
+    assert found & EU_PASSAGES, [(h.path, h.section) for h in hits]
