@@ -298,3 +298,17 @@ def test_a_european_multimodal_question_retrieves_the_eu_limit(retriever, questi
     hits = retriever.search(question, k=5)
     found = {(h.path, h.section) for h in hits}
     assert found & EU_PASSAGES, [(h.path, h.section) for h in hits]
+
+
+# --- the EU AI Act section is current ----------------------------------------------------------------------------
+
+def test_the_ai_act_timeline_is_brought_to_today() -> None:
+    """It stopped at the August 2025 GPAI duties; the 2026 enforcement date and the Omnibus dates must be there."""
+    when = _section("privacy-and-regulation.md", "EU AI Act: what applies when")
+    [(month, year)] = AS_OF.findall(when)[:1]
+    assert dt.date(int(year), MONTHS[month.capitalize()], 1) >= dt.date(2026, 8, 1)
+    for date in ("2 August 2025", "2 August 2026", "2 August 2027", "2 December 2027", "2 August 2028"):
+        assert date in when, date
+    assert "2026/1744" in when and "COM(2025) 836" in when
+    means = _section("privacy-and-regulation.md", "EU AI Act: what it means for each option")
+    assert "a third of the original model's training compute" in means and "Code of Practice" in means
