@@ -8,8 +8,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from advisor.catalog_yaml import CatalogError, line_for, parse_yaml, validation_message, where
+from advisor.prices import PriceMap, PriceMapError, installed_price_map
 
 DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[1] / "knowledge" / "models.yaml"
 MODEL_KINDS: tuple[str, ...] = ("api", "open_weight", "small")
@@ -17,10 +19,6 @@ PROPRIETARY = "proprietary"  # the one license id that needs no `licenses:` entr
 BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int4": 0.5}
 _YES_NO = {True: "yes", False: "no", None: "unknown"}
 _KIND_TEXT = {"api": "closed-weights API model", "open_weight": "open-weight model", "small": "small model"}
-
-
-class CatalogError(ValueError):
-    """The catalog file cannot be read, parsed or validated; the message names file, line, entry, field."""
 
 
 def _date_to_text(value: object) -> object:
@@ -46,6 +44,9 @@ class Price(_Strict):
     currency: Literal["USD"]
     date: DateText
     note: str | None
+    # Set by the loader when the price comes from litellm's model map ("litellm 1.110.2 model map"); a curated
+    # price in models.yaml leaves it out and is sourced by the entry's `sources`.
+    source: str | None = None
 
 
 class MinHardware(_Strict):
@@ -91,10 +92,16 @@ class ModelEntry(_Strict):
     weights_gb: WeightsGB | None
     strengths: list[NonEmpty]
     deprecation: str | None
+    # The vendor's shutdown date, past (retired) or announced; a retired model is never suggested or recommended.
+    retired: DateText | None
+    successor: Slug | None  # the vendor's named replacement, where it is a catalog entry
+    litellm: NonEmpty | None  # key in litellm's model map: the source of price and context window where it has them
     notes: str | None
     sources: list[NonEmpty] = Field(min_length=1)
     unverified: list[str]
     as_of: Annotated[str, BeforeValidator(_date_to_text), Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    # Set by the loader from the price map (its deprecation_date for `litellm`), never written in models.yaml.
+    map_shutdown: DateText | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ModelEntry:
@@ -113,7 +120,23 @@ class ModelEntry(_Strict):
         unknown = sorted(set(self.unverified) - set(type(self).model_fields))
         if unknown:
             raise ValueError(f"field 'unverified': not field names: {', '.join(unknown)}")
+        for name in ("release", "retired", "map_shutdown"):
+            text = getattr(self, name)
+            if text is not None and _date_of(text) is None:
+                raise ValueError(f"field '{name}': {text!r} is not a date (YYYY, YYYY-MM or YYYY-MM-DD)")
+        if self.successor == self.id:
+            raise ValueError("field 'successor': a model cannot replace itself")
         return self
+
+    def shutdown_date(self) -> dt.date | None:
+        """The earliest shutdown date known: the vendor's (`retired`) or the price map's for this key."""
+        dates = [d for text in (self.retired, self.map_shutdown) if text and (d := _date_of(text)) is not None]
+        return min(dates) if dates else None
+
+    def is_retired(self, today: dt.date | None = None) -> bool:
+        """Whether the model has been shut down by `today` (default: the system date)."""
+        when = self.shutdown_date()
+        return when is not None and when <= (today or dt.date.today())
 
     def passage_text(self) -> str:
         """A compact readable passage about this model for the vector index."""
@@ -129,10 +152,12 @@ class ModelEntry(_Strict):
             f"Commercial use: {_YES_NO[self.commercial_use]}.",
         ]
         if (p := self.price) is not None:
-            cached = "" if (c := p.cached_input_per_mtok) is None else f", cached input ${c:.2f}"
+            cached = "" if (c := p.cached_input_per_mtok) is None else f", cached input ${_usd(c)}"
+            # A map price carries no date of its own: it is as current as the installed litellm release.
+            dated = f"{p.source}, key {self.litellm}" if p.source else p.date
             lines.append(
-                f"API price ({p.date}): ${p.input_per_mtok:.2f} input / ${p.output_per_mtok:.2f} output "
-                f"per 1M tokens{cached}" + (f"; {p.note}." if p.note else ".")
+                f"API price ({dated}): ${p.input_per_mtok:.2f} input / ${p.output_per_mtok:.2f} output "
+                f"per 1M tokens{cached}" + (f"; {p.note}." if p.note and not p.source else ".")
             )
         if (hw := self.min_hardware) is not None:
             precision = hw.precision or "precision not stated"
@@ -144,12 +169,25 @@ class ModelEntry(_Strict):
             lines.append(f"Strengths: {'; '.join(self.strengths)}.")
         if self.deprecation:
             lines.append(f"Deprecation: {self.deprecation}.")
+        if (status := self.status_text()) is not None:
+            lines.append(status)
         if self.notes:
             lines.append(f"Notes: {self.notes}")
         if self.unverified:
             lines.append(f"Unverified fields: {', '.join(self.unverified)}.")
         lines.append(f"Facts as of {self.as_of}. Sources: {'; '.join(self.sources)}")
         return "\n".join(lines)
+
+    def status_text(self, today: dt.date | None = None) -> str | None:
+        """'Status: retired on …' or 'Status: available; shutdown announced for …'; None without a date."""
+        when = self.shutdown_date()
+        if when is None:
+            return None
+        replacement = f" Replacement: {self.successor}." if self.successor else ""
+        if when <= (today or dt.date.today()):
+            return (f"Status: retired on {when.isoformat()} (shut down, no longer available; not an option "
+                    f"today).{replacement}")
+        return f"Status: available; shutdown announced for {when.isoformat()}.{replacement}"
 
     def passage_metadata(self) -> dict[str, str | int | float | bool]:
         """Flat scalar metadata for the vector store (no None, no lists)."""
@@ -174,6 +212,8 @@ class ModelEntry(_Strict):
             "input_per_mtok": price.input_per_mtok if price else None,
             "output_per_mtok": price.output_per_mtok if price else None,
             "price_date": price.date if price else None,
+            "price_source": price.source if price else None,
+            "retired": shutdown.isoformat() if (shutdown := self.shutdown_date()) else None,
         }
         return {key: value for key, value in meta.items() if value is not None}
 
@@ -233,9 +273,14 @@ def _cross_problems(data: _CatalogData) -> list[tuple[tuple[str | int, ...], str
                 problems.append(((section, index, "id"), f"duplicate id '{entry_id}' (first at {where})"))
             first.setdefault(entry_id, index)
     known = {*sections["licenses"], PROPRIETARY}
+    models = set(sections["models"])
     for index, model in enumerate(data.models):
         if model.license not in known:
             problems.append((("models", index, "license"), f"license '{model.license}' not in licenses:"))
+        if model.successor is not None and model.successor not in models:
+            problems.append((("models", index, "successor"), f"successor '{model.successor}' is not a model id"))
+        if model.map_shutdown is not None:
+            problems.append((("models", index, "map_shutdown"), "is set by the loader from the price map"))
     return problems
 
 
@@ -247,7 +292,7 @@ class Catalog(_CatalogData):
         problems = _cross_problems(self)
         if problems:
             loc, message = problems[0]
-            raise ValueError(f"{_where(loc, None)}: {message}")
+            raise ValueError(f"{where(loc, None)}: {message}")
         return self
 
     def ids(self) -> list[str]:
@@ -261,15 +306,77 @@ class Catalog(_CatalogData):
             raise KeyError(f"unknown model id '{model_id}'; known: {', '.join(self.ids())}")
         return found
 
+    def current(self, today: dt.date | None = None) -> list[ModelEntry]:
+        """The models not retired by `today`, in catalog order: the only ones to suggest or recommend."""
+        return [m for m in self.models if not m.is_retired(today)]
 
-def load_catalog(path: Path | None = None) -> Catalog:
-    """Load and validate the catalog YAML (default: the shipped knowledge/models.yaml), once per file version."""
+    def replacement(self, model_id: str, today: dt.date | None = None) -> ModelEntry | None:
+        """The model itself when current, else the first current model down its successor chain; None if none."""
+        model, seen = self.get(model_id), set()
+        while model.is_retired(today):
+            if model.successor is None or model.id in seen:
+                return None
+            seen.add(model.id)
+            model = self.get(model.successor)
+        return model
+
+
+def load_catalog(path: Path | None = None, *, prices: PriceMap | None = None) -> Catalog:
+    """Load and validate the catalog YAML (default: the shipped knowledge/models.yaml), once per file version.
+
+    Prices and context windows come from litellm's model map (`prices`, default: the installed one) for every
+    entry whose `litellm` key the map has; the curated values stay where it has none.
+    """
     source = DEFAULT_CATALOG_PATH if path is None else Path(path)
     try:
         stamp = source.stat().st_mtime_ns
     except OSError as exc:
         raise CatalogError(f"{source}: cannot read catalog: {exc.strerror or exc}") from exc
-    return _load(source, stamp)
+    base = _load(source, stamp)
+    if prices is None:
+        try:
+            prices = installed_price_map()
+        except PriceMapError:
+            return base  # no litellm installed: the curated prices are all there is
+    key = (source, stamp, prices.path, prices.version, prices.read_on, id(prices))
+    if (cached := _PRICED.get(key)) is None:
+        cached = _PRICED[key] = with_map_prices(base, prices)
+        while len(_PRICED) > 8:
+            _PRICED.pop(next(iter(_PRICED)))
+    return cached
+
+
+_PRICED: dict[tuple[object, ...], Catalog] = {}
+
+
+def with_map_prices(catalog: Catalog, prices: PriceMap) -> Catalog:
+    """The catalog with each `litellm`-keyed entry's price, context window and shutdown date taken from the map."""
+    return catalog.model_copy(update={"models": [_priced(m, prices) for m in catalog.models]})
+
+
+def _priced(model: ModelEntry, prices: PriceMap) -> ModelEntry:
+    found = prices.get(model.litellm) if model.litellm else None
+    if found is None:
+        return model
+    update: dict[str, Any] = {"map_shutdown": found.deprecation_date}
+    used = []
+    if found.input_per_mtok is not None and found.output_per_mtok is not None:
+        update["price"] = Price(input_per_mtok=found.input_per_mtok, output_per_mtok=found.output_per_mtok,
+                                cached_input_per_mtok=found.cached_input_per_mtok, currency="USD",
+                                date=prices.read_on.isoformat(),
+                                note=f"standard list price from {prices.source} (key {found.key})",
+                                source=prices.source)
+        used.append("price")
+    # For an open-weight model the key is a hosted API: its limits are the host's, not the weights' own.
+    if found.context_tokens is not None and model.kind == "api":
+        update["context_tokens"] = found.context_tokens
+        used.append("context window")
+    if found.max_output_tokens is not None and model.kind == "api":
+        update["max_output_tokens"] = found.max_output_tokens
+        used.append("max output")
+    if used:
+        update["sources"] = [*model.sources, f"{prices.source} (key {found.key}): {', '.join(used)}"]
+    return model.model_copy(update=update)
 
 
 @functools.lru_cache(maxsize=8)
@@ -279,103 +386,32 @@ def _load(source: Path, _stamp: int) -> Catalog:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{source}: cannot read catalog: {exc.strerror or exc}") from exc
-    root, data = _parse(source, text)
+    root, data = parse_yaml(source, text)
     try:
         parsed = _CatalogData.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(_validation_message(source, root, data, exc)) from exc
+        raise CatalogError(validation_message(source, root, data, exc)) from exc
     problems = _cross_problems(parsed)
     if problems:
         loc, message = problems[0]
-        raise CatalogError(f"{source}:{_line_for(root, loc)}: {_where(loc, data)}: {message}")
+        raise CatalogError(f"{source}:{line_for(root, loc)}: {where(loc, data)}: {message}")
     return Catalog.model_validate(data)
 
 
-def _parse(source: Path, text: str) -> tuple[yaml.Node | None, Any]:
-    """Compose the node tree (for line numbers) and construct the data from it."""
-    loader = yaml.SafeLoader(text)
+def _date_of(text: str) -> dt.date | None:
+    """A catalog date of year, month or day precision as the first day of that period; None if not one."""
+    found = re.match(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$", text.strip())
+    if found is None:
+        return None
+    year, month, day = found.groups()
     try:
-        root = loader.get_single_node()
-        _reject_duplicate_keys(source, root)
-        data = None if root is None else loader.construct_document(root)
-    except yaml.MarkedYAMLError as exc:
-        raise CatalogError(_yaml_message(source, text, exc)) from exc
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{source}: malformed YAML: {exc}") from exc
-    finally:
-        loader.dispose()
-    return root, data
+        return dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None
 
 
-def _reject_duplicate_keys(source: Path, node: yaml.Node | None) -> None:
-    # PyYAML silently keeps the last of two equal keys, which would hide an edit.
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                if key.value in seen:
-                    raise CatalogError(f"{source}:{key.start_mark.line + 1}: duplicate key '{key.value}'")
-                seen.add(key.value)
-            _reject_duplicate_keys(source, value)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _reject_duplicate_keys(source, item)
-
-
-def _yaml_message(source: Path, text: str, exc: yaml.MarkedYAMLError) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark else 1
-    entry_re = re.compile(r"^\s*-\s+id:\s*['\"]?([^'\"\s#]+)")
-    ids = [found.group(1) for raw in text.splitlines()[:line] if (found := entry_re.match(raw))]
-    near = f" near entry '{ids[-1]}'" if ids else ""
-    return f"{source}:{line}: malformed YAML{near}: {exc.problem or exc.context or exc}"
-
-
-def _validation_message(source: Path, root: yaml.Node | None, data: Any, exc: ValidationError) -> str:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = tuple(first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] not in ("missing", "value_error"):
-        got = repr(first.get("input"))
-        message += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
-    more = f" (+{len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    return f"{source}:{_line_for(root, loc)}: {_where(loc, data)}: {message}{more}"
-
-
-def _where(loc: tuple[str | int, ...], data: Any) -> str:
-    """Describe a validation location as `models[3] (id=gpt-4.1) field 'price.date'`."""
-    parts: list[str] = []
-    rest = loc
-    if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
-        parts.append(f"{loc[0]}[{loc[1]}]")
-        entries = data.get(loc[0]) if isinstance(data, dict) else None
-        entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
-        if isinstance(entry, dict) and "id" in entry:
-            parts.append(f"(id={entry['id']})")
-        rest = loc[2:]
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
-    if field:
-        parts.append(f"field '{field}'")
-    return " ".join(parts) or "top level"
-
-
-def _line_for(root: yaml.Node | None, loc: tuple[str | int, ...]) -> int:
-    """The 1-based line of the deepest node on the location path that exists."""
-    if root is None:
-        return 1
-    node, line = root, root.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            match = [kv for kv in node.value if isinstance(kv[0], yaml.ScalarNode) and kv[0].value == part]
-            if not match:
-                break
-            line, node = match[0][0].start_mark.line + 1, match[0][1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            line, node = node.value[part].start_mark.line + 1, node.value[part]
-        else:
-            break
-    return line
+def _usd(value: float) -> str:
+    return f"{value:.2f}" if value >= 0.1 or value == 0 else f"{value:.3g}"
 
 
 def _billions(value: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
@@ -15,6 +15,7 @@ from advisor.catalog import BYTES_PER_PARAM, MODEL_KINDS, Catalog, ModelEntry
 
 __all__ = [
     "BLENDED_INPUT_SHARE",
+    "DEFAULT_API_MODEL",
     "DEFAULT_OVERHEAD",
     "DEFAULT_STALE_AFTER_DAYS",
     "SORT_KEYS",
@@ -28,10 +29,14 @@ __all__ = [
     "parse_query",
     "query_catalog",
     "select_models",
+    "stale_facts",
+    "suggested_model",
     "weights_gb_at",
 ]
 
 DEFAULT_STALE_AFTER_DAYS = 365
+# The API model costs are shown with when none is named, while it is current (suggested_model falls back after).
+DEFAULT_API_MODEL = "gpt-4.1-mini"
 DEFAULT_OVERHEAD = 0.2
 # Blended price = 0.8 × input + 0.2 × output per 1M tokens: a prompt-heavy 4:1 input:output token mix.
 BLENDED_INPUT_SHARE = 0.8
@@ -68,6 +73,8 @@ class CatalogQuery(BaseModel):
     overhead: float = Field(default=DEFAULT_OVERHEAD, ge=0, le=10, description="KV cache + runtime margin")
     max_gpu_gb: float | None = Field(default=None, ge=0, description="min_hardware.gpu_memory_gb ≤ this")
     text: Lowered | None = Field(default=None, description="substring of id, name, vendor or a strength")
+    # Retired models stay in the catalog as history; a query (and so every suggestion) leaves them out unless asked.
+    include_retired: bool = Field(default=False, description="also list models shut down by today (marked retired)")
     sort_by: SortKey | None = None
     descending: bool = False
     limit: int | None = Field(default=None, ge=1)
@@ -112,6 +119,9 @@ class CatalogHit:
     possibly_stale: bool
     stale_reason: str | None
     required_gb: float | None  # weights × (1 + overhead) at the query precision; only when fits_gb was asked
+    retired: bool = False  # shut down by the query's today
+    shutdown_date: str | None = None  # past or announced
+    price_source: str | None = None  # "litellm <version> model map", or None for a curated price
 
     def as_dict(self) -> dict[str, Any]:
         """The model's fields plus the provenance fields, JSON-ready."""
@@ -120,6 +130,9 @@ class CatalogHit:
             "sources": list(self.sources),
             "as_of": self.as_of,
             "price_date": self.price_date,
+            "price_source": self.price_source,
+            "is_retired": self.retired,
+            "shutdown_date": self.shutdown_date,
             "age_days": self.age_days,
             "possibly_stale": self.possibly_stale,
             "stale_reason": self.stale_reason,
@@ -183,15 +196,16 @@ def query_catalog(
     max_age = parsed.stale_after_days if parsed.stale_after_days is not None else stale_after_days
     if max_age is not None and max_age < 0:
         raise CatalogQueryError(f"stale_after_days must be at least 0 (got {max_age})")
-    matched = _rank(parsed, [m for m in catalog.models if _matches(m, parsed)])
+    pool = catalog.models if parsed.include_retired else catalog.current(when)
+    matched = _rank(parsed, [m for m in pool if _matches(m, parsed)])
     shown = matched[: parsed.limit] if parsed.limit is not None else matched
     hits = tuple(_hit(model, parsed, today=when, stale_after_days=max_age) for model in shown)
     return QueryResult(query=parsed, hits=hits, total=len(matched), today=when, stale_after_days=max_age)
 
 
 def select_models(catalog: Catalog, *, open_weights: bool | None = None, license: str | None = None,
-                  max_gpu_gb: float | None = None, min_context: int | None = None, kind: str | None = None
-                  ) -> list[ModelEntry]:
+                  max_gpu_gb: float | None = None, min_context: int | None = None, kind: str | None = None,
+                  include_retired: bool = False) -> list[ModelEntry]:
     """Catalog models matching every given criterion; unknown values never match a numeric bound."""
     criteria = {
         "open_weights": open_weights,
@@ -199,13 +213,16 @@ def select_models(catalog: Catalog, *, open_weights: bool | None = None, license
         "max_gpu_gb": max_gpu_gb,
         "min_context": min_context,
         "kind": kind,
+        "include_retired": include_retired,
     }
     return filter_models(catalog.models, parse_query(criteria))
 
 
 def filter_models(models: Iterable[ModelEntry], query: CatalogQuery) -> list[ModelEntry]:
     """The models matching the query's criteria, in its order and up to its limit (no staleness check)."""
-    ranked = _rank(query, [m for m in models if _matches(m, query)])
+    when = query.today or dt.date.today()
+    pool = [m for m in models if query.include_retired or not m.is_retired(when)]
+    ranked = _rank(query, [m for m in pool if _matches(m, query)])
     return ranked[: query.limit] if query.limit is not None else ranked
 
 
@@ -325,7 +342,47 @@ def _hit(model: ModelEntry, query: CatalogQuery, *, today: dt.date, stale_after_
         possibly_stale=stale,
         stale_reason="; ".join(reasons) if stale else None,
         required_gb=None if required is None else round(required, 4),
+        retired=model.is_retired(today),
+        shutdown_date=shutdown.isoformat() if (shutdown := model.shutdown_date()) else None,
+        price_source=model.price.source if model.price else None,
     )
+
+
+def suggested_model(catalog: Catalog, preferred: str | Sequence[str], *, kind: str | None = "api",
+                    today: dt.date | None = None) -> ModelEntry:
+    """The model to suggest: the first preferred id that is current (or its current successor), else the
+    cheapest current priced model of that kind. Never a retired model; ValueError when none is current."""
+    when = today or dt.date.today()
+    for model_id in [preferred] if isinstance(preferred, str) else preferred:
+        try:
+            found = catalog.replacement(model_id, when)
+        except KeyError:
+            continue
+        if found is not None:
+            return found
+    pool = [m for m in catalog.current(when) if m.price is not None and (kind is None or m.kind == kind)]
+    if not pool:
+        raise ValueError(f"no current {kind or 'catalog'} model with a price on {when.isoformat()}")
+    return min(pool, key=lambda m: (blended_price(m) or 0.0, m.id))
+
+
+def stale_facts(catalog: Catalog, model_ids: Iterable[str], *, today: dt.date | None = None,
+                stale_after_days: int | None = DEFAULT_STALE_AFTER_DAYS) -> list[str]:
+    """One line per named model whose facts are older than the stale age or which is retired, for an answer."""
+    when = today or dt.date.today()
+    lines: list[str] = []
+    for model_id in dict.fromkeys(model_ids):
+        try:
+            model = catalog.get(model_id)
+        except KeyError:
+            continue
+        hit = _hit(model, CatalogQuery(), today=when, stale_after_days=stale_after_days)
+        if hit.retired:
+            lines.append(f"{model.name} was retired on {hit.shutdown_date}; it is not an option today.")
+        elif hit.possibly_stale:
+            lines.append(f"{model.name}: catalog facts as of {model.as_of} ({hit.age_days} days old); check the "
+                         f"vendor's page before relying on them.")
+    return lines
 
 
 def _error_message(exc: ValidationError) -> str:

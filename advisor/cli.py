@@ -16,7 +16,6 @@ from advisor.cli_base import (
     EXIT_USAGE,
     CliError,
     load_settings,
-    positive_float,
     positive_int,
     print_json,
 )
@@ -77,48 +76,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_models(args: argparse.Namespace) -> int:
-    """List the model catalog, filtered and sorted; facts older than ADVISOR_CATALOG_STALE_DAYS are flagged."""
-    from advisor.catalog import CatalogError, load_catalog
-    from advisor.catalog_query import CatalogQueryError, parse_query, query_catalog
-
-    settings = load_settings()
-    try:
-        catalog = load_catalog(settings.catalog_path)
-        criteria = {
-            "open_weights": True if args.open_weights else None, "license": args.license or None,
-            "commercial_use": True if args.commercial else None, "kind": args.kind,
-            "min_context": args.min_context, "modality_in": args.modality, "max_gpu_gb": args.max_gpu_gb,
-            "fits_gb": args.fits_gb, "precision": args.precision, "text": args.text, "sort_by": args.sort,
-            "descending": args.descending, "limit": args.limit,
-        }
-        result = query_catalog(catalog, parse_query({k: v for k, v in criteria.items() if v is not None}),
-                               stale_after_days=settings.catalog_stale_days)
-    except (CatalogError, CatalogQueryError) as exc:
-        raise CliError(str(exc)) from None
-    if args.json:
-        print_json(result.as_dict())
-        return EXIT_OK
-    rows = [("id", "vendor", "params (B)", "context", "licence", "$/1M in/out", "min GPU GB", "as of")]
-    for hit in result.hits:
-        m = hit.model
-        params = "?" if m.params_total_b is None else f"{m.params_total_b:g}"
-        if m.params_active_b is not None and m.params_active_b != m.params_total_b:
-            params += f" ({m.params_active_b:g} act.)"
-        price = f"{_num(m.price.input_per_mtok)}/{_num(m.price.output_per_mtok)}" if m.price else "-"
-        gpu = f"{m.min_hardware.gpu_memory_gb:g}" if m.min_hardware and m.min_hardware.gpu_memory_gb else "-"
-        dated = (hit.price_date or hit.as_of) + (" *" if hit.possibly_stale else "")
-        rows.append((m.id, m.vendor, params, f"{m.context_tokens:,}" if m.context_tokens else "?",
-                     m.license, price, gpu, dated))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    stale = sum(1 for h in result.hits if h.possibly_stale)
-    note = f"; * = possibly stale (older than {result.stale_after_days} days)" if stale else ""
-    print(f"{result.count} of {len(catalog.models)} models{note}")
-    return EXIT_OK
-
-
 def cmd_score(args: argparse.Namespace) -> int:
     """Score the four options for a profile (YAML or JSON file, or - for stdin)."""
     from advisor.profile import ProfileError, parse_profile
@@ -160,10 +117,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _num(value: float | None) -> str:
-    return "?" if value is None else f"{value:g}"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -195,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     from advisor.cli_chat import add_chat_parsers
     from advisor.cli_costs import add_costs_parser
     from advisor.cli_eval import add_eval_parser
+    from advisor.cli_models import add_models_parser
     from advisor.cli_slack import add_slack_parser
     from advisor.cli_web import add_web_parser
 
@@ -204,23 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_slack_parser(sub)
 
-    p = sub.add_parser("models", help=cmd_models.__doc__, description=cmd_models.__doc__)
-    p.add_argument("--open-weights", action="store_true", help="only models whose weights are published")
-    p.add_argument("--license", help="licence id or prefix, e.g. apache-2.0, mit, llama")
-    p.add_argument("--commercial", action="store_true", help="only models known to allow commercial use")
-    p.add_argument("--kind", choices=["api", "open_weight", "small"], help="catalog section")
-    p.add_argument("--min-context", type=positive_int, help="at least this many tokens of context")
-    p.add_argument("--modality", help="accepts this input modality, e.g. image")
-    p.add_argument("--max-gpu-gb", type=positive_float, help="stated minimum hardware fits in this much GPU memory")
-    p.add_argument("--fits-gb", type=positive_float, help="weights plus 20%% margin fit in this much memory")
-    p.add_argument("--precision", choices=["bf16", "fp8", "int4"], help="precision for --fits-gb (default bf16)")
-    p.add_argument("--text", help="search id, name, vendor and strengths")
-    p.add_argument("--sort", choices=["price_in", "price_out", "price_blended", "params", "context", "release",
-                                      "name"], help="order by this (unknown values last)")
-    p.add_argument("--descending", action="store_true", help="largest first (with --sort)")
-    p.add_argument("--limit", type=positive_int, help="at most this many models")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_models)
+    add_models_parser(sub)
     return parser
 
 

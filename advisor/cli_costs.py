@@ -10,7 +10,8 @@ from typing import Any
 
 __all__ = ["add_costs_parser", "cmd_costs", "costs_table", "parse_tokens"]
 
-DEFAULT_API_MODEL = "gpt-4.1-mini"
+# While current; once retired, `advisor costs` takes its successor or the cheapest current API model.
+DEFAULT_API_MODEL = "gpt-4.1-mini"  # = advisor.catalog_query.DEFAULT_API_MODEL (kept here for the Slack command)
 DEFAULT_OPEN_MODEL = "gpt-oss-120b"
 DEFAULT_MONTHLY_TOKENS = 5e8  # the costs guide's worked example
 
@@ -50,8 +51,8 @@ def add_costs_parser(sub: Any) -> None:
     p = sub.add_parser("costs", help=cmd_costs.__doc__, description=cmd_costs.__doc__)
     p.add_argument("--monthly-tokens", type=parse_tokens, default=DEFAULT_MONTHLY_TOKENS, metavar="N",
                    help="input + output tokens a month: 500000000, 5e8, 500M or 2B (default 500M)")
-    p.add_argument("--api-model", default=DEFAULT_API_MODEL, metavar="ID",
-                   help=f"catalog model with an API price (default {DEFAULT_API_MODEL})")
+    p.add_argument("--api-model", metavar="ID",
+                   help=f"current catalog model with an API price (default {DEFAULT_API_MODEL} while it is current)")
     p.add_argument("--open-model", default=DEFAULT_OPEN_MODEL, metavar="ID",
                    help=f"open-weight catalog model to self-host (default {DEFAULT_OPEN_MODEL})")
     p.add_argument("--gpu", metavar="TYPE",
@@ -68,15 +69,18 @@ def add_costs_parser(sub: Any) -> None:
 def cmd_costs(args: argparse.Namespace) -> int:
     """Compare an API model with self-hosting an open-weight model: monthly, multi-year and break-even costs."""
     from advisor.catalog import load_catalog
+    from advisor.catalog_query import suggested_model
     from advisor.cli_base import load_settings
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
 
     settings = load_settings()
     try:
+        catalog = load_catalog(settings.catalog_path)
+        api_model = args.api_model or suggested_model(catalog, DEFAULT_API_MODEL).id
         result = compare(
-            args.api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
-            precision=args.precision, catalog=load_catalog(settings.catalog_path),
+            api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
+            precision=args.precision, catalog=catalog,
             assumptions=load_cost_assumptions(settings.costs_path), overrides=dict(args.overrides),
         )
     except ValueError as exc:  # includes catalog, cost-file and settings validation errors
@@ -121,6 +125,7 @@ def costs_table(data: dict[str, Any]) -> str:
         (f"{years}-year total", _usd(api["total_usd"]), _usd(host["total_usd"])),
         ("effective $ per 1M tokens", _usd(api["blended_usd_per_mtok"]), _usd(host["usd_per_mtok"])),
     ]
+    source = api.get("price_source")
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [
         f"Costs at {_tokens(data['monthly_tokens'])} tokens a month{mix}, over {span}",
@@ -133,6 +138,9 @@ def costs_table(data: dict[str, Any]) -> str:
         f" × {gpu} per replica; {host['replicas']} replicas = {host['gpus']} GPUs, capacity"
         f" {_tokens(host['capacity_monthly_tokens'])} tokens a month.",
     ]
+    if source:
+        lines.insert(1, f"API price of {api['model_id']}: ${api['input_usd_per_mtok']:g} input / "
+                        f"${api['output_usd_per_mtok']:g} output per 1M tokens, from {source}.")
     if even["monthly_tokens"] is not None:
         lines.append(f"Break-even: {_tokens(even['monthly_tokens'])} tokens a month ({even['gpus']} × {gpu} at the "
                      "crossing); above it self-hosting stays cheaper.")

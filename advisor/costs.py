@@ -96,6 +96,7 @@ class ApiCost:
     years: float
     total_usd: float
     assumptions: tuple[UsedAssumption, ...]
+    price_source: str  # where the per-token prices came from, e.g. "litellm 1.110.2 model map (key gpt-5.1)"
 
     def as_dict(self, *, assumptions: bool = True) -> dict[str, Any]:
         """Plain JSON-ready fields, with the assumptions used unless told otherwise."""
@@ -146,12 +147,24 @@ def api_cost(model_id: str, monthly_tokens: float, *, years: float | None = None
     costs, cat = resolve(assumptions, catalog)
     volume = check_count("monthly_tokens", monthly_tokens)
     model = model_entry(cat, model_id)
+    if model.is_retired():
+        # A retired model's price is history: costing it would suggest an option that no longer exists.
+        successor = cat.replacement(model.id)
+        instead = f" (its successor is {successor.id})" if successor is not None else ""
+        raise ValueError(f"model '{model.id}' was retired on {model.shutdown_date()}; choose a current API model"
+                         f"{instead}")
     rec = Recorder(costs, overrides)
     price = model.price
     if price is None and not {"api_input_usd_per_mtok", "api_output_usd_per_mtok"} <= set(rec.overrides):
         raise ValueError(f"model '{model.id}' has no API price in the catalog; choose a priced model or pass "
                          "overrides api_input_usd_per_mtok and api_output_usd_per_mtok")
-    if price is not None:
+    if price is not None and price.source is not None:
+        where = f"{price.source} (key {model.litellm}), read {price.date}"
+        p_in = rec.fact("api_input_usd_per_mtok", price.input_per_mtok, "USD per 1M input tokens", source=where,
+                        date=price.date)
+        p_out = rec.fact("api_output_usd_per_mtok", price.output_per_mtok, "USD per 1M output tokens",
+                         source=where, date=price.date)
+    elif price is not None:
         where = f"knowledge/models.yaml ({model.id}: {price.note or 'list price'}; {model.sources[0]})"
         p_in = rec.fact("api_input_usd_per_mtok", price.input_per_mtok, "USD per 1M input tokens", source=where,
                         date=price.date)
@@ -171,7 +184,7 @@ def api_cost(model_id: str, monthly_tokens: float, *, years: float | None = None
     token_usd = volume / _MTOK * blended
     monthly = token_usd + staff
     return ApiCost(model.id, volume, volume * share, volume * (1 - share), p_in, p_out, blended, token_usd, staff,
-                   monthly, one_off, span, monthly * 12 * span + one_off, rec.used())
+                   monthly, one_off, span, monthly * 12 * span + one_off, rec.used(), where)
 
 
 def self_host_cost(model_id: str, monthly_tokens: float, *, gpu: str | None = None, precision: str | None = None,

@@ -30,7 +30,8 @@ class CostArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     monthly_tokens: float = Field(ge=0, description="Inference volume per month, input plus output tokens.")
-    api_model: str = Field(default="gpt-4.1-mini", description="Catalog id of the API model to price.")
+    api_model: str | None = Field(default=None, description="Catalog id of a current API model to price "
+                                  "(default: gpt-4.1-mini while current, else the cheapest current one).")
     open_model: str = Field(default="gpt-oss-120b", description="Catalog id of the open-weight model to self-host.")
     gpu: Literal["h100", "a100", "h200"] | None = Field(default=None, description="GPU type for self-hosting.")
     years: int | None = Field(default=None, ge=1, le=10, description="Horizon for multi-year totals.")
@@ -91,10 +92,12 @@ def build_tools(settings: Settings, *, retriever: HybridRetriever | None = None)
         return score_profile(profile, policy=load_policy(settings.policy_path, settings.knowledge_dir)).as_dict()
 
     def costs(args: CostArgs) -> dict[str, Any]:
+        from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
         from advisor.cost_assumptions import load_cost_assumptions
         from advisor.costs import compare
 
-        result = compare(args.api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
+        api_model = args.api_model or suggested_model(catalog, DEFAULT_API_MODEL).id
+        result = compare(api_model, args.open_model, args.monthly_tokens, years=args.years, gpu=args.gpu,
                          catalog=catalog, assumptions=load_cost_assumptions(settings.costs_path))
         return result.as_dict()
 

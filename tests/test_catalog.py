@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from advisor.catalog import DEFAULT_CATALOG_PATH, Catalog, CatalogError, ModelEntry, load_catalog
-from advisor.catalog_query import select_models
+from advisor.catalog_query import parse_date_text, select_models
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,6 +33,34 @@ API_IDS = [
     "mistral-medium-3",
     "magistral-medium-1.0",
 ]
+# Added for late 2026 from vendor pages and model cards (each entry names its sources).
+NEW_API_IDS = [
+    "gpt-5",
+    "gpt-5.1",
+    "gpt-5.5",
+    "claude-opus-4-5",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "claude-opus-5",
+    "claude-sonnet-5",
+    "gemini-3-flash-preview",
+    "gemini-3.1-pro-preview",
+]
+NEW_OPEN_WEIGHT_IDS = [
+    "deepseek-v3.2",
+    "kimi-k2-instruct",
+    "glm-4.5",
+    "glm-4.5-air",
+    "mistral-large-3",
+    "qwen3-next-80b-a3b",
+    "gemma-4-31b",
+    "gemma-4-26b-a4b",
+]
+# Shut down by the vendor before 2026-12-04 (the day these facts were read).
+RETIRED_BY_2026_12_04 = {
+    "gpt-4.1-nano", "gpt-4.5-preview", "o4-mini", "claude-opus-4", "claude-sonnet-4", "gemini-2.5-pro",
+    "gemini-2.5-flash", "magistral-medium-1.0", "claude-sonnet-4-5",
+}
 OPEN_WEIGHT_IDS = [
     "gpt-oss-120b",
     "gpt-oss-20b",
@@ -104,23 +133,28 @@ def test_default_path_is_the_repo_catalog() -> None:
 
 
 def test_every_model_from_the_fact_sheet_is_present_with_its_kind(catalog: Catalog) -> None:
-    expected = {**dict.fromkeys(API_IDS, "api"), **dict.fromkeys(OPEN_WEIGHT_IDS, "open_weight")}
+    expected = {**dict.fromkeys(API_IDS + NEW_API_IDS, "api"),
+                **dict.fromkeys(OPEN_WEIGHT_IDS + NEW_OPEN_WEIGHT_IDS, "open_weight")}
     expected |= dict.fromkeys(SMALL_IDS, "small")
-    assert len(expected) == len(API_IDS) + len(OPEN_WEIGHT_IDS) + len(SMALL_IDS)
+    assert len(expected) == len(catalog.models)
     actual = {model.id: model.kind for model in catalog.models}
-    assert {key: actual.get(key) for key in expected} == expected
+    assert actual == expected
 
 
-def test_every_entry_has_sources_and_as_of(catalog: Catalog) -> None:
+def test_every_entry_has_sources_and_the_date_of_its_facts(catalog: Catalog) -> None:
     for model in catalog.models:
         assert model.sources, model.id
         assert all(source.strip() for source in model.sources), model.id
-        assert model.as_of == "2026-11-29", model.id
+        # as_of is the facts' own date: never before the release, never after the day they were read.
+        release = parse_date_text(model.release)
+        assert release is not None and release <= dt.date.fromisoformat(model.as_of), model.id
+        assert model.as_of <= "2026-12-04", model.id
+    assert len({model.as_of for model in catalog.models}) > 10  # not one compile date stamped on every entry
 
 
 def test_api_prices_are_dated(catalog: Catalog) -> None:
-    priced = [model for model in select_models(catalog, kind="api") if model.price is not None]
-    assert len(priced) == len(API_IDS)  # every API model in the fact sheet has a list price
+    priced = [model for model in select_models(catalog, kind="api", include_retired=True) if model.price]
+    assert len(priced) == len(API_IDS) + len(NEW_API_IDS)  # every API model has a list price
     for model in priced:
         assert model.price is not None
         assert model.price.date[:4].isdigit() and model.price.currency == "USD", model.id
@@ -147,9 +181,16 @@ def test_specific_facts(catalog: Catalog) -> None:
     assert catalog.get("llama-4-scout").context_tokens == 10_000_000
 
     gpt41 = catalog.get("gpt-4.1")
-    assert gpt41.price is not None
+    assert gpt41.price is not None and gpt41.price.source is not None  # from litellm's map, which agrees
     assert (gpt41.price.input_per_mtok, gpt41.price.output_per_mtok) == (2.0, 8.0)
-    assert gpt41.price.cached_input_per_mtok == 0.5 and gpt41.price.date == "2025-04"
+    assert gpt41.price.cached_input_per_mtok == 0.5 and gpt41.litellm == "gpt-4.1"
+    assert catalog.get("gpt-4.5-preview").price is not None  # no map key: the curated price stays
+    assert catalog.get("gpt-4.5-preview").price.source is None  # type: ignore[union-attr]
+
+    glm = catalog.get("glm-4.5")
+    assert (glm.params_total_b, glm.params_active_b, glm.license) == (355, 32, "mit")
+    assert catalog.get("kimi-k2-instruct").params_total_b == 1000
+    assert catalog.get("qwen3-next-80b-a3b").context_tokens == 262_144
 
     v3 = catalog.get("deepseek-v3")
     assert (v3.params_total_b, v3.params_active_b) == (671, 37)
@@ -185,15 +226,21 @@ def test_get_is_case_insensitive_and_names_unknown_ids(catalog: Catalog) -> None
 
 
 def test_filter_open_weights(catalog: Catalog) -> None:
-    assert _ids(select_models(catalog, open_weights=True)) == set(OPEN_WEIGHT_IDS) | set(SMALL_IDS)
-    assert _ids(select_models(catalog, open_weights=False)) == set(API_IDS)
+    open_ids = set(OPEN_WEIGHT_IDS) | set(NEW_OPEN_WEIGHT_IDS) | set(SMALL_IDS)
+    assert _ids(select_models(catalog, open_weights=True)) == open_ids
+    api = set(API_IDS) | set(NEW_API_IDS)
+    assert _ids(select_models(catalog, open_weights=False, include_retired=True)) == api
+    current = _ids(select_models(catalog, open_weights=False))
+    assert api - current == {m.id for m in catalog.models if m.is_retired()} >= RETIRED_BY_2026_12_04
 
 
 def test_filter_license_prefix_and_exact(catalog: Catalog) -> None:
     llama = {"llama-4-scout", "llama-4-maverick", "llama-3.2-1b", "llama-3.2-3b"}
     assert _ids(select_models(catalog, license="llama")) == llama
     assert _ids(select_models(catalog, license="LLAMA-4-community")) == {"llama-4-scout", "llama-4-maverick"}
-    assert _ids(select_models(catalog, license="mit")) == {"deepseek-r1", "bitnet-b1.58-2b-4t", "phi-4-mini-instruct"}
+    assert _ids(select_models(catalog, license="mit")) == {
+        "deepseek-r1", "bitnet-b1.58-2b-4t", "phi-4-mini-instruct", "glm-4.5", "glm-4.5-air", "deepseek-v3.2",
+    }
 
 
 def test_filter_max_gpu_gb(catalog: Catalog) -> None:
@@ -235,8 +282,13 @@ def test_filter_min_context(catalog: Catalog) -> None:
         "gemini-2.5-flash",
         "llama-4-scout",
         "llama-4-maverick",
+        "gpt-5.5",
+        "claude-opus-5",
+        "claude-sonnet-5",
+        "gemini-3-flash-preview",
+        "gemini-3.1-pro-preview",
     }
-    assert _ids(select_models(catalog, min_context=1_000_000)) == million
+    assert _ids(select_models(catalog, min_context=1_000_000, include_retired=True)) == million
     assert _ids(select_models(catalog, min_context=10_000_000)) == {"llama-4-scout"}
 
 
@@ -246,18 +298,19 @@ def test_filters_combine_and_kind(catalog: Catalog) -> None:
         "llama-4-scout",
         "llama-4-maverick",
     }
-    assert select_models(catalog) == catalog.models
+    assert select_models(catalog, include_retired=True) == catalog.models
+    assert select_models(catalog) == catalog.current()
     with pytest.raises(ValueError, match="unknown kind"):
         select_models(catalog, kind="closed")
 
 
 @given(limit=st.floats(min_value=0, max_value=2000, allow_nan=False), context=st.integers(0, 20_000_000))
 def test_filter_bounds_property(catalog: Catalog, limit: float, context: int) -> None:
-    by_gpu = select_models(catalog, max_gpu_gb=limit)
+    by_gpu = select_models(catalog, max_gpu_gb=limit, include_retired=True)
     for model in catalog.models:
         gb = model.min_hardware.gpu_memory_gb if model.min_hardware else None
         assert (model in by_gpu) == (gb is not None and gb <= limit)
-    by_context = select_models(catalog, min_context=context)
+    by_context = select_models(catalog, min_context=context, include_retired=True)
     for model in catalog.models:
         assert (model in by_context) == (model.context_tokens is not None and model.context_tokens >= context)
 
@@ -283,10 +336,15 @@ def test_passage_text_carries_the_key_facts(catalog: Catalog) -> None:
         "1,047,576",
         "$2.00",
         "$8.00",
-        "(2025-04)",
+        "litellm",
+        "model map, key gpt-4.1",
         "proprietary",
+        "shutdown announced for 2027-01-14",
     ):
         assert needle in text
+    curated = catalog.get("gpt-4.5-preview").passage_text()
+    assert "API price (2025-02): $75.00 input / $150.00 output" in curated
+    assert "Status: retired on 2025-07-14" in curated and "not an option today" in curated
     oss = catalog.get("gpt-oss-120b").passage_text()
     for needle in ("116.8B total", "5.1B active", "80 GB", "mxfp4", "apache-2.0", "huggingface.co"):
         assert needle in oss
@@ -383,6 +441,11 @@ def test_duplicate_yaml_key_is_rejected(tmp_path: Path) -> None:
         ("gpt-oss-120b", "license", "wtfpl", "field 'license': license 'wtfpl' not in licenses:"),
         ("gpt-oss-120b", "sources", [], "field 'sources'"),
         ("gpt-4.1", "kind", "closed", "field 'kind'"),
+        ("gpt-4.1", "retired", "soon", "field 'retired': 'soon' is not a date"),
+        ("gpt-4.1", "successor", "gpt-9", "field 'successor': successor 'gpt-9' is not a model id"),
+        ("gpt-4.1", "successor", "gpt-4.1", "field 'successor': a model cannot replace itself"),
+        ("gpt-4.1", "map_shutdown", "2026-01-01", "field 'map_shutdown': is set by the loader"),
+        ("gpt-4.1", "litellm_key", "gpt-4.1", "field 'litellm_key'"),
     ],
 )
 def test_semantic_errors_name_entry_and_field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from advisor.catalog import DEFAULT_CATALOG_PATH, Catalog, load_catalog
+from advisor.catalog import Catalog, load_catalog
 from advisor.catalog_query import (
     DEFAULT_STALE_AFTER_DAYS,
     CatalogQuery,
@@ -22,7 +23,10 @@ from advisor.catalog_query import (
     parse_query,
     query_catalog,
     select_models,
+    stale_facts,
+    suggested_model,
 )
+from advisor.prices import price_map_from_json
 
 TODAY = dt.date(2026, 11, 29)  # the catalog's as_of date
 API = {
@@ -41,8 +45,19 @@ OPEN = {
 PRICED = API | {"qwen3-32b", "deepseek-v3", "deepseek-r1"}
 
 
+# Query mechanics are checked against the catalog as compiled on 2026-11-29 (frozen; curated prices, nothing
+# retired), so that these hand-computed ids do not move with the facts; tests/test_catalog.py covers the shipped one.
+FROZEN = Path(__file__).resolve().parent / "data" / "models-2026-11-29.yaml"
+NO_MAP = price_map_from_json("{}", source="no map", version="none", path="-", read_on=TODAY)
+
+
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
+    return load_catalog(FROZEN, prices=NO_MAP)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Catalog:
     return load_catalog()
 
 
@@ -304,7 +319,7 @@ def test_old_as_of_is_flagged_and_today_kwarg_wins(catalog: Catalog) -> None:
 
 
 def test_day_precision_price_dates_and_the_boundary() -> None:
-    data = yaml.safe_load(DEFAULT_CATALOG_PATH.read_text(encoding="utf-8"))
+    data = yaml.safe_load(FROZEN.read_text(encoding="utf-8"))
     entry = next(m for m in data["models"] if m["id"] == "gpt-4.1")
     entry["price"]["date"] = "2025-04-14"
     catalog = Catalog.model_validate(data)
@@ -329,7 +344,7 @@ def test_every_result_carries_sources_and_as_of_and_is_json_ready(catalog: Catal
     data = result.as_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["query"] == {"open_weights": True, "sort_by": "params", "fits_gb": 80.0, "overhead": 0.2,
-                             "descending": False}  # fmt: skip
+                             "descending": False, "include_retired": False}  # fmt: skip
     assert data["count"] == len(data["results"]) == result.total
     assert (data["today"], data["stale_after_days"]) == ("2026-11-29", 365)
     for item, hit in zip(data["results"], result.hits, strict=True):
@@ -376,3 +391,52 @@ def test_direct_construction_raises_pydantic_errors() -> None:
         CatalogQuery(limit=-1)
     assert parse_query(CatalogQuery(limit=2)) == CatalogQuery(limit=2)
     assert parse_query({"license": " MIT "}).license == "mit"
+
+
+# ---------------------------------------------------------------- retired models (the shipped catalog)
+
+SHIPPED_DAY = dt.date(2026, 12, 4)  # the day the shipped catalog's lifecycle facts were read
+
+
+def test_retired_models_are_left_out_of_queries_unless_asked(shipped: Catalog) -> None:
+    current = query_catalog(shipped, today=SHIPPED_DAY)
+    everything = query_catalog(shipped, {"include_retired": True}, today=SHIPPED_DAY)
+    retired = {"gpt-4.5-preview", "gpt-4.1-nano", "o4-mini", "claude-opus-4", "claude-sonnet-4", "gemini-2.5-pro",
+               "gemini-2.5-flash", "magistral-medium-1.0", "claude-sonnet-4-5"}
+    assert set(everything.ids()) - set(current.ids()) == retired
+    assert not any(hit.retired for hit in current.hits)
+    marked = {hit.model.id: hit for hit in everything.hits if hit.retired}
+    assert set(marked) == retired and marked["gpt-4.5-preview"].shutdown_date == "2025-07-14"
+    # A shutdown only announced is current until its day, then retired.
+    assert "o3" in current.ids() and query_catalog(shipped, today=dt.date(2026, 12, 11)).ids().count("o3") == 0
+
+
+def test_newest_models_come_first_with_sources_and_dates(shipped: Catalog) -> None:
+    result = query_catalog(shipped, {"sort_by": "release", "descending": True, "limit": 6}, today=SHIPPED_DAY)
+    assert result.ids()[0] == "gpt-5.5"
+    for hit in result.hits:
+        assert hit.sources and hit.as_of and not hit.retired
+        assert parse_date_text(hit.model.release) >= dt.date(2026, 1, 1)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("day", [dt.date(2025, 6, 1), SHIPPED_DAY, dt.date(2026, 12, 11), dt.date(2027, 1, 14),
+                                 dt.date(2027, 4, 1), dt.date(2030, 1, 1)])
+def test_no_retired_model_is_ever_the_suggested_model(shipped: Catalog, day: dt.date) -> None:
+    for preferred in ["gpt-4.1-mini", "gpt-4.5-preview", "o4-mini", "gemini-2.5-flash", ["o3", "gpt-4.1"]]:
+        model = suggested_model(shipped, preferred, today=day)
+        assert not model.is_retired(day) and model.price is not None and model.kind == "api"
+    # Gemini 2.5 Flash names Gemini 3 Flash as its replacement; an unknown id falls through to the cheapest.
+    if SHIPPED_DAY <= day < dt.date(2030, 1, 1):
+        assert suggested_model(shipped, "gemini-2.5-flash", today=day).id == "gemini-3-flash-preview"
+    assert not suggested_model(shipped, "no-such-model", today=day).is_retired(day)
+
+
+def test_suggested_model_keeps_a_current_preference(shipped: Catalog) -> None:
+    assert suggested_model(shipped, "gpt-4.1-mini", today=SHIPPED_DAY).id == "gpt-4.1-mini"
+    assert suggested_model(shipped, "gpt-4.1-mini", today=dt.date(2027, 1, 14)).id != "gpt-4.1-mini"
+
+
+def test_stale_facts_lines_for_answers(shipped: Catalog) -> None:
+    lines = stale_facts(shipped, ["gpt-4.5-preview", "gpt-5.5", "mistral-large-3", "nope"], today=SHIPPED_DAY)
+    assert lines[0] == "GPT-4.5 (preview) was retired on 2025-07-14; it is not an option today."
+    assert len(lines) == 2 and lines[1].startswith("Mistral Large 3 (2512): catalog facts as of 2025-12-02")

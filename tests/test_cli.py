@@ -109,16 +109,17 @@ def test_models_filters_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(m["sources"] and m["as_of"] and "possibly_stale" in m for m in models)
     assert main(["models", "--min-context", "5000000"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "llama-4-scout" in out and "gpt-4.1 " not in out and out.strip().endswith("of 38 models")
+    assert "llama-4-scout" in out and "\ngpt-4.1 " not in out and "1 of 56 models" in out
     assert main(["models", "--kind", "api", "--sort", "price_blended", "--limit", "1", "--json"]) == EXIT_OK
-    assert [m["id"] for m in json.loads(capsys.readouterr().out)["results"]] == ["gpt-4.1-nano"]
+    # gpt-4.1-nano (0.16) was cheaper but is retired; gpt-4.1-mini's blend is 0.64.
+    assert [m["id"] for m in json.loads(capsys.readouterr().out)["results"]] == ["gpt-4.1-mini"]
 
 
 def test_models_flags_stale_prices(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ADVISOR_CATALOG_STALE_DAYS", "30")
     assert main(["models", "--text", "gpt-4.1-mini"]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "2025-04 *" in out and "possibly stale (older than 30 days)" in out
+    assert "2026-10-15 *" in out and "possibly stale (older than 30 days)" in out
 
 
 def test_bad_settings_and_bad_catalog_are_one_line(monkeypatch: pytest.MonkeyPatch,

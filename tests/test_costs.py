@@ -62,12 +62,14 @@ def _kw(cat: Catalog, costs: CostAssumptions, **extra: Any) -> dict[str, Any]:
 # --- API ------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("model", "monthly_usd"), [
-    # The costs guide's worked example: 500M tokens = 400M input + 100M output (millions × $ per 1M tokens).
-    ("gpt-4.1-nano", 400 * 0.10 + 100 * 0.40),  # $80
+    # The costs guide's worked volume: 500M tokens = 400M input + 100M output (millions × $ per 1M tokens),
+    # at litellm's map prices (tests/test_prices.py checks they are the map's).
     ("gpt-4.1-mini", 400 * 0.40 + 100 * 1.60),  # $320
     ("gpt-4.1", 400 * 2.00 + 100 * 8.00),  # $1,600
-    ("claude-sonnet-4", 400 * 3 + 100 * 15),  # $2,700
-    ("claude-opus-4", 400 * 15 + 100 * 75),  # $13,500
+    ("gpt-5.1", 400 * 1.25 + 100 * 10),  # $1,500
+    ("claude-haiku-4-5", 400 * 1 + 100 * 5),  # $900
+    ("claude-sonnet-5", 400 * 2 + 100 * 10),  # $1,800
+    ("claude-opus-5", 400 * 5 + 100 * 25),  # $4,500
 ])
 def test_api_cost_matches_the_guides_worked_example(cat: Catalog, costs: CostAssumptions, model: str,
                                                     monthly_usd: float) -> None:
@@ -188,7 +190,7 @@ def test_break_even_by_hand(cat: Catalog, costs: CostAssumptions, api: str, open
 
 @pytest.mark.parametrize(("api", "open_", "gpu"), [
     ("gpt-4.1-mini", "gpt-oss-120b", "h100"), ("gpt-4.1", "qwen3-32b", "h100"), ("gpt-4.1", "qwen3-32b", "a100"),
-    ("claude-sonnet-4", "llama-4-maverick", "h200"), ("gpt-4.1-nano", "gpt-oss-20b", "h100"),
+    ("claude-sonnet-5", "llama-4-maverick", "h200"), ("gemini-3-flash-preview", "gpt-oss-20b", "h100"),
 ])
 def test_break_even_is_where_the_curves_cross(cat: Catalog, costs: CostAssumptions, api: str, open_: str,
                                              gpu: str) -> None:
@@ -231,12 +233,13 @@ def test_a_step_that_crosses_back_is_not_the_break_even(cat: Catalog, costs: Cos
 
 
 def test_break_even_none_with_reason_when_it_never_crosses(cat: Catalog, costs: CostAssumptions) -> None:
-    result = break_even("gpt-4.1-nano", "qwen3-32b", **_kw(cat, costs))
+    # DeepSeek's API price for V3.2 (litellm's map): $0.28 / $0.40, a $0.30 blend.
+    result = break_even("deepseek-v3.2", "qwen3-32b", **_kw(cat, costs))
     assert result.monthly_tokens is None and result.gpus is None
     assert result.reason is not None and "never" in result.reason
-    # At full load an H100 replica (2 GPUs, $3,650) serves 3.96B tokens: $0.92 per 1M vs nano's $0.16 blend.
+    # At full load an H100 replica (2 GPUs, $3,650) serves 3.96B tokens: $0.92 per 1M vs a $0.30 blend.
     assert result.self_host_full_load_usd_per_mtok == pytest.approx(3650 / 3.962e3, rel=1e-3)
-    series = cost_series("gpt-4.1-nano", "qwen3-32b", start=1e6, stop=1e13, **_kw(cat, costs))
+    series = cost_series("deepseek-v3.2", "qwen3-32b", start=1e6, stop=1e13, **_kw(cat, costs))
     assert all(p.api_usd < p.self_host_usd for p in series.points)
 
 
@@ -475,9 +478,10 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_defaults_table_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
     args = _parser().parse_args(["costs"])
-    assert (args.api_model, args.open_model, args.monthly_tokens) == ("gpt-4.1-mini", "gpt-oss-120b", 5e8)
+    assert (args.api_model, args.open_model, args.monthly_tokens) == (None, "gpt-oss-120b", 5e8)
     assert cmd_costs(args) == 0
     out = capsys.readouterr().out
+    assert "API gpt-4.1-mini" in out  # the default while it is current (advisor.catalog_query.suggested_model)
     assert "Break-even: 18.7B tokens a month" in out and "3-year total" in out and "gpu_hourly_usd = 2.5" in out
     args = _parser().parse_args(["costs", "--set", "gpu_hourly_usd=2", "--json"])
     assert cmd_costs(args) == 0
@@ -487,6 +491,7 @@ def test_cli_defaults_table_and_overrides(capsys: pytest.CaptureFixture[str]) ->
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["costs", "--open-model", "gpt-4.1"], "closed-weights API model"),
+    (["costs", "--api-model", "claude-opus-4"], "was retired on 2026-06-15"),
     (["costs", "--api-model", "nope"], "unknown model id 'nope'"),
     (["costs", "--gpu", "tpu"], "unknown GPU 'tpu'"),
     (["costs", "--set", "nope=1"], "unknown override 'nope'"),

@@ -57,8 +57,21 @@ def test_cost_and_catalog_tools(tools) -> None:  # type: ignore[no-untyped-def]
     assert "break_even" in text and "assumptions" in text
     found = tools["search_models"].call(open_weights=True, license="apache", sort_by="params", descending=True,
                                         limit=3).raw_output
-    assert found["results"][0]["id"] == "qwen3-235b-a22b"
+    assert found["results"][0]["id"] == "mistral-large-3"  # 675B, Apache 2.0
     assert all(r["sources"] and r["as_of"] for r in found["results"])
+
+
+def test_tools_never_suggest_a_retired_model(tools) -> None:  # type: ignore[no-untyped-def]
+    from advisor.catalog import load_catalog
+
+    catalog = load_catalog()
+    default = tools["estimate_costs"].call(monthly_tokens=1e9).raw_output
+    assert not catalog.get(default["api"]["model_id"]).is_retired()
+    refused = tools["estimate_costs"].call(monthly_tokens=1e9, api_model="gpt-4.5-preview").raw_output
+    assert "retired on 2025-07-14" in refused["error"]
+    listed = tools["search_models"].call(kind="api").raw_output["results"]
+    assert listed and not any(r["is_retired"] for r in listed)
+    assert "gpt-4.5-preview" not in {r["id"] for r in listed}
 
 
 def test_guidance_search_tool(shipped_index) -> None:  # type: ignore[no-untyped-def]
