@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalog import load_catalog
+from advisor.catalog import ModelEntry, load_catalog
 from advisor.scoring import load_policy
 
 GUIDES = Path(__file__).resolve().parents[1] / "knowledge" / "guides"
@@ -61,7 +61,7 @@ def test_the_bare_year_check_would_have_caught_the_old_wording() -> None:
 
 @pytest.mark.parametrize("name", FRAMED)
 def test_the_recommendation_guides_say_as_of_when(name: str) -> None:
-    dates = [dt.date(int(year), MONTHS[month], 1) for month, year in AS_OF.findall(_guide(name))]
+    dates = [dt.date(int(year), MONTHS[month.capitalize()], 1) for month, year in AS_OF.findall(_guide(name))]
     assert dates, f"{name}: no 'as of <month> <year>' statement"
     assert all(dt.date(2026, 1, 1) <= d <= dt.date.today() for d in dates), (name, dates)
 
@@ -71,38 +71,38 @@ def test_the_recommendation_guides_say_as_of_when(name: str) -> None:
 API_NAME = re.compile(
     r"\b(GPT-\d+(?:\.\d+)?o?(?: (?:mini|nano|pro))?|Claude (?:Opus|Sonnet|Haiku) \d+(?:\.\d+)?"
     r"|Gemini \d+(?:\.\d+)? (?:Pro|Flash(?:-Lite)?))\b")
-RETIRED = re.compile(r"\b(?:retired|shutdown on|shut down on)\s+(\d{4}-\d{2}-\d{2})")
 
 
-def _catalog_names() -> dict[str, str | None]:
-    """Catalog model names (and their leading name without a parenthesised suffix) -> deprecation text."""
-    names: dict[str, str | None] = {}
+def _catalog_models() -> dict[str, ModelEntry]:
+    """Catalog models by name, and by the name without a parenthesised suffix ("Gemini 3.1 Pro (preview)")."""
+    models: dict[str, ModelEntry] = {}
     for model in load_catalog().models:
-        names[model.name] = model.deprecation
-        names[re.sub(r"\s*\(.*\)$", "", model.name)] = model.deprecation
-    return names
+        models[model.name] = models[re.sub(r"\s*\(.*\)$", "", model.name)] = model
+    return models
 
 
 @pytest.mark.parametrize("name", (*FRAMED, "costs-and-tco.md", "vendor-lifecycle.md"))
 def test_every_versioned_api_model_named_is_in_the_catalog(name: str) -> None:
-    names = _catalog_names()
-    named = set(API_NAME.findall(_guide(name)))
-    unknown = sorted(n for n in named if n not in names)
+    models = _catalog_models()
+    unknown = sorted(n for n in set(API_NAME.findall(_guide(name))) if n not in models)
     assert not unknown, f"{name} names API models the catalog does not hold (name the family instead): {unknown}"
 
 
 @pytest.mark.parametrize("name", FRAMED)
 def test_what_the_guides_call_current_is_not_retired(name: str) -> None:
-    """A sentence that says 'as of <month> <year>' names no model the catalog lists as retired by then."""
-    names = _catalog_names()
-    current = [s for s in re.split(r"(?<=[.!?])\s+", _guide(name)) if AS_OF.search(s)]
+    """A paragraph that says 'as of <month> <year>' names no model the catalog has retired by then."""
+    models = _catalog_models()
+    current = [p for p in re.split(r"\n\s*\n", _guide(name)) if AS_OF.search(p)]
     assert current
-    for sentence in current:
-        month, year = AS_OF.findall(sentence)[0]
-        when = dt.date(int(year), MONTHS[month], 28)
-        for model in API_NAME.findall(sentence):
-            for stamp in RETIRED.findall(names.get(model) or ""):
-                assert dt.date.fromisoformat(stamp) > when, f"{name}: {model} is retired ({stamp}): {sentence[:120]}"
+    for paragraph in current:
+        month, year = AS_OF.findall(paragraph)[0]
+        when = dt.date(int(year), MONTHS[month.capitalize()], 28)
+        retired = [m for m in API_NAME.findall(paragraph) if models[m].is_retired(when)]
+        assert not retired, f"{name}: retired models named as current: {retired}: {paragraph[:120]}"
+
+
+def test_the_retired_check_would_have_caught_gemini_2_5_pro_as_todays_frontier() -> None:
+    assert _catalog_models()["Gemini 2.5 Pro"].is_retired(dt.date(2026, 12, 28))
 
 
 # --- GPU-count claims follow the hardware-sizing rule ------------------------------------------------------------
