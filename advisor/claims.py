@@ -68,6 +68,7 @@ _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "bn": 1
           "t": 1e12, "trillion": 1e12}
 _LABEL = re.compile(r"\*\*[^*\n]{1,60}\*\*:?\s+")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
+_BARE_LABEL = re.compile(r"(?:(?:[-*•]|\d{1,2}[.)])\s+)?\**[^.!?:*\n]{1,40}?\**\s*:\s*\**[.]?")
 
 
 def numbers_in(text: str) -> list[tuple[str, set[float]]]:
@@ -262,8 +263,9 @@ class ClaimChecker:
     def check(self, unit: str) -> str:
         """The unit as it may be shown ("" when dropped): citations checked, corrected or added."""
         body = unit.strip()
-        if _CITATION.search(body) and not _CITATION.sub("", body).strip("*_#-•:. \t"):
-            self.checks.dropped += 1  # a dangling citation with no sentence ("[2]**")
+        rest = _CITATION.sub("", body).strip()
+        if _CITATION.search(body) and (not rest.strip("*_#-•:. \t") or _BARE_LABEL.fullmatch(rest)):
+            self.checks.dropped += 1  # a dangling citation with no sentence ("[2]**") or only a label ("- GPUs: [1]")
             self.checks.reasons["fragment"] += 1
             return ""
         if not body or _structural(body):

@@ -26,6 +26,7 @@ _NEAR_BEST = 0.85  # ... or within this share of the closest point's similarity
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z0-9]*")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", re.M)
+_POINT = re.compile(r"^\s*(?:(?:[-*•]|\d+[.)])\s+(.+)|(\*\*[^*\n]{2,60}\*\*\s*\S.*))$", re.M)
 _GENERIC = frozenset({"instruct", "it", "preview", "base", "chat"})
 
 
@@ -34,9 +35,16 @@ def list_items(text: str) -> list[str]:
     return [m.group(1).strip() for m in _ITEM.finditer(text)]
 
 
+def _items(text: str) -> list[str]:
+    """A section's list items and its paragraphs that open with a bold label ("**Risks:** ..."), in order: the
+    guides write a section's points either way."""
+    return [(m.group(1) or m.group(2)).strip() for m in _POINT.finditer(text)]
+
+
 def section_points(text: str) -> list[str]:
-    """A section's points: its list items and table rows when it has at least three, else its sentences."""
-    items = list_items(text) + _table_rows(text)
+    """A section's points: its list items, labelled paragraphs and table rows when it has at least three, else its
+    sentences."""
+    items = _items(text) + _table_rows(text)
     if len(items) >= 3:
         return items
     sentences: list[str] = []
@@ -48,7 +56,7 @@ def section_points(text: str) -> list[str]:
 
 
 def _has_list(text: str) -> bool:
-    return len(list_items(text)) + len(_table_rows(text)) >= 3
+    return len(_items(text)) + len(_table_rows(text)) >= 3
 
 
 def _table_rows(text: str) -> list[str]:

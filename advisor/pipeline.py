@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["TurnRun"]
 
 log = logging.getLogger(__name__)
-_MAX_FACTS_OF_A_QUESTION = 1  # a "mixed" question stating more facts than this is read as a situation too
 _MAX_SITUATION_PASSAGES = 6
 _CITATIONS_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*|\[\d+\]")
 _MAX_SECTION_CHARS = 2400  # a fact answer's best passages grow to their whole section up to this size
@@ -209,7 +208,7 @@ class TurnRun:
                 decision = decide(self.reader.route(question).route, has_history=False, has_profile=False)
         self.draft.question = question
         if decision.kind == "situation" and not self._history and (self._asks_about_a_model(cleaned)
-                                                                    or self._only_asks(cleaned, decision)):
+                                                                    or self._only_asks(cleaned)):
             decision = Decision("fact")
         if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
@@ -245,7 +244,7 @@ class TurnRun:
         # a dozen badly, and every prompt token costs time on two cores.
         reasons = self._reasons(scores)
         drawbacks = self._drawbacks(verdict.recommendation)
-        extra = hits[:3] if also_fact else []
+        extra = self._whole_sections(hits[:3]) if also_fact else []  # the question's passages, as a fact answer's
         self.draft.passages = _dedupe([r[1] for r in reasons] + ([drawbacks] if drawbacks else []) + extra)[
             :_MAX_SITUATION_PASSAGES]
         self.draft.costs = answer_costs(verdict.recommendation, verdict.profile, self.settings)
@@ -262,7 +261,10 @@ class TurnRun:
             yield from self._costs()
             if question_prompt is not None:
                 yield from self._say("\n\n**Your question**\n", "sections")
+                start = len(self.draft.shown)
                 yield from self._checked(*question_prompt, max_tokens=self.settings.llm_max_tokens)
+                asked = " ".join(re.findall(r"[^.!?\n]*\?", cleaned)).strip() or cleaned
+                yield from self._complete("".join(self.draft.shown[start:]), question_prompt[1], question=asked)
         finally:
             self._release()
         yield from self._say(verdict.footer(), "footer")
@@ -378,13 +380,16 @@ class TurnRun:
             return False
         return not self.reader.read([message]).profile.stated()
 
-    def _only_asks(self, message: str, decision: Any) -> bool:
-        """A question the router read as a situation plus a question ("mixed") that states at most one fact of a
-        situation ("Is it OK to run our inference on spot GPUs?"): a verdict from one fact would be noise, and the
-        question is what the user asked, so it gets a fact answer."""
-        if not decision.also_fact or not message.rstrip().endswith("?"):
+    def _only_asks(self, message: str) -> bool:
+        """A question that states no fact of a situation and asks for an explanation, not which way to go ("Is it
+        OK to run our production inference on spot GPUs?"), whatever the router made of it: a verdict from no fact
+        at all would be assumptions only, and the question is what the user asked. (One that states a fact gets
+        the verdict and, routed as mixed, a full answer to its question too.)"""
+        from advisor.routing import asks_for_a_choice
+
+        if not message.rstrip().endswith("?") or asks_for_a_choice(message):
             return False
-        return len(self.reader.read([message]).profile.stated()) <= _MAX_FACTS_OF_A_QUESTION
+        return not self.reader.read([message]).profile.stated()
 
     def _named_models(self) -> list[Any]:
         """The catalog models the question names (at most two), found once a turn."""
@@ -400,15 +405,21 @@ class TurnRun:
             self._models_for = (question, found)
         return self._models_for[1]
 
-    def _fuller_passages(self, models: list[Any]) -> None:
-        """The passages a fact answer works from: the two best as whole sections (a list cut in two by chunking
-        is whole again), and the catalog entry of every model the question names."""
+    def _whole_sections(self, hits: list[Hit]) -> list[Hit]:
+        """The hits with the two best as whole sections (a list cut in two by chunking is whole again)."""
         section = self.retriever.section
-        passages = self.draft.passages
+        passages = list(hits)
         for i, hit in enumerate(passages[:2]):
             whole = section(f"{hit.doc_id or hit.path}#{hit.section}") if hit.kind != "catalog" else None
             if whole is not None and len(hit.text) < len(whole.text) <= _MAX_SECTION_CHARS:
                 passages[i] = dataclasses.replace(hit, text=whole.text)
+        return passages
+
+    def _fuller_passages(self, models: list[Any]) -> None:
+        """The passages a fact answer works from: the two best as whole sections, and the catalog entry of every
+        model the question names."""
+        section = self.retriever.section
+        passages = self.draft.passages = self._whole_sections(self.draft.passages)
         have = {h.doc_id for h in passages}
         for model in models:
             if f"models.yaml#{model.id}" not in have and (entry := section(f"models.yaml#{model.id}")) is not None:
@@ -421,9 +432,9 @@ class TurnRun:
         named = model_words(models)
         return [w for w in self.retriever.unknown_terms(self.draft.question) if w.lower() not in named][:3]
 
-    def _complete(self, written: str, citable: list[int]) -> Iterator[Event]:
-        """A fact answer covers its section: the points of the section that answers the question that the checked
-        answer left out and the question asks for, in the guide's words and cited."""
+    def _complete(self, written: str, citable: list[int], *, question: str | None = None) -> Iterator[Event]:
+        """A fact answer covers its section: the points of the section that answers the question (the turn's own
+        by default) that the checked answer left out and the question asks for, in the guide's words and cited."""
 
         from advisor.fact_points import points_to_add
         from advisor.routing import wants_list
@@ -431,20 +442,21 @@ class TurnRun:
         guides = [n for n in citable if self.draft.passages[n - 1].kind != "catalog"]
         if not guides or "does not cover" in written:
             return
-        n = self._answering(guides)
-        missing = points_to_add(self.draft.question, self.draft.passages[n - 1].text, written, embed=self._embed,
-                                want_list=wants_list(self.draft.question))
+        question = question or self.draft.question
+        n = self._answering(guides, question)
+        missing = points_to_add(question, self.draft.passages[n - 1].text, written, embed=self._embed,
+                                want_list=wants_list(question))
         if missing:
             lead = "\n" if written.strip() else ""
             yield from self._say(lead + "".join(f"- {_cite(item, n)}\n" for item in missing), "list")
 
-    def _answering(self, candidates: list[int]) -> int:
+    def _answering(self, candidates: list[int], question: str) -> int:
         """Of the guide passages given, the one whose heading is closest to the question: the section that
         answers it (headings name what a section answers better than its best-matching chunk does)."""
         if len(candidates) == 1:
             return candidates[0]
         heads = [f"{self.draft.passages[n - 1].title}: {self.draft.passages[n - 1].section}" for n in candidates]
-        vectors = self._embed([self.draft.question, *heads])
+        vectors = self._embed([question, *heads])
         return candidates[int((vectors[1:] @ vectors[0]).argmax())]
 
     def _cards(self, models: list[Any]) -> Iterator[Event]:

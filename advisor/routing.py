@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["OFF_TOPIC_REPLY", "Decision", "decide", "wants_costs", "wants_models"]
+__all__ = ["OFF_TOPIC_REPLY", "Decision", "asks_for_a_choice", "decide", "wants_costs", "wants_list", "wants_models"]
 
 OFF_TOPIC_REPLY = (
     "I can only help with decisions about getting an LLM: calling a commercial API, adopting an open-weight "
@@ -53,6 +53,24 @@ _LIST = re.compile(r"\b(downsides?|drawbacks?|disadvantages?|cons|risks?|risky|p
 def wants_list(question: str) -> bool:
     """The question asks for several things (downsides, reasons, steps, requirements): a list answers it."""
     return bool(_LIST.search(question))
+
+
+_CHOICE = re.compile(
+    r"\b(should (?:we|i|our|my|the)|shall (?:we|i)|which (?:option|approach|path|route|way|one|of (?:these|the))|"
+    r"what (?:option|approach|path|route)|what (?:should|would|do) (?:we|i|you)\b|how (?:should|would|do) (?:we|i|you)"
+    r" (?:approach|start|go about|tackle)|where (?:do|should) (?:we|i) start|recommend\w*|advi[cs]e|suggest\w*|"
+    r"best (?:option|approach|way|path|choice|fit|bet)|build or buy|buy or build|(?:go|stick) with|fits?\b|suits?\b|"
+    r"makes? (?:more )?sense|worth it|right (?:choice|approach|option)|realistic|enough for us|off the table|"
+    r"(?:api|open weights?|self-?host\w*|fine-?tun\w*|pre-?train\w*|small model|our own)\s*,?\s*(?:or|vs\.?|versus)\b|"
+    r"\bor (?:an? |the |our )?(?:api|open|self-?host|fine-?tun|pre-?train|small|own|prompt|custom|buy|build))|"
+    r"(?:^|[.?!]\s+)(?:self-?host|fine-?tune|pre-?train|train|use|build|buy|switch|start)\b[^.?!]*\?",
+    re.IGNORECASE)
+
+
+def asks_for_a_choice(message: str) -> bool:
+    """Whether the message asks which way to go ("Should we use an API?", "Which approach
+    fits?"), rather than for an explanation ("Why do organisations ban external providers?")."""
+    return bool(_CHOICE.search(message.strip()))
 
 
 def wants_costs(question: str) -> bool:

@@ -48,8 +48,9 @@ def test_fact_question_is_answered_from_cited_passages(advisor: Advisor, fake: F
     answer = advisor.ask("How much GPU memory do the weights of a 70B model need in 4-bit?")
     assert answer.kind == "fact" and answer.recommendation is None and answer.profile is None
     assert "[42]" not in answer.answer and "[1]" in answer.answer  # citations beyond the passages are removed
-    cited = [s for s in answer.sources if s["cited"]]
-    assert [s["n"] for s in cited] == [1]
+    cited = [s["n"] for s in answer.sources if s["cited"]]
+    # the model's sentence keeps [1]; the section's points the pipeline adds cite the section they come from
+    assert cited[0] == 1 and set(cited) <= {s["n"] for s in answer.sources}
     assert answer.checks["kept"] + answer.checks["corrected"] == 1 and answer.checks["dropped"] == 0
     assert all({"id", "title", "path", "section", "score"} <= set(s) for s in answer.sources)
     request = next(r for r in fake.chat_requests() if r.get("stream"))
@@ -59,14 +60,40 @@ def test_fact_question_is_answered_from_cited_passages(advisor: Advisor, fake: F
     assert answer.sources[0]["path"] in user["content"]
 
 
-@pytest.mark.parametrize("question", [
-    "Why does a mixture-of-experts model still need lots of GPU memory if only a few experts fire per token?",
-    "How many bytes per parameter do BF16, FP8 and INT4 weights take, and how much memory do a 70B model's weights "
-    "need in each?"])
-def test_a_question_read_as_mixed_that_states_no_situation_gets_a_fact_answer(advisor: Advisor, question: str) -> None:
-    assert advisor.reader.route(question).route == "mixed"  # the router's reading, corrected here
+@pytest.mark.parametrize(("question", "route"), [
+    ("Why does a mixture-of-experts model still need lots of GPU memory if only a few experts fire per token?",
+     "mixed"),
+    ("How many bytes per parameter do BF16, FP8 and INT4 weights take, and how much memory do a 70B model's weights "
+     "need in each?", "mixed"),
+    ("Would it be crazy to train our own tokenizer, or is that a rabbit hole?", "situation")])
+def test_a_question_that_states_no_situation_gets_a_fact_answer(advisor: Advisor, question: str, route: str) -> None:
+    assert advisor.reader.route(question).route == route  # the router's reading, corrected here
     answer = advisor.ask(question)
     assert answer.kind == "fact" and answer.recommendation is None and answer.profile is None
+
+
+def test_a_mixed_message_gets_its_verdict_and_its_question_answered_from_the_whole_section(
+        advisor: Advisor, fake: FakeOpenAI) -> None:
+    import collections
+    import re
+
+    from advisor.fact_points import section_points
+
+    message = ("Our hospital keeps patient records that must stay on our own servers. What are the downsides of "
+               "self-hosting an open model?")
+    assert advisor.reader.route(message).route == "mixed"
+    answer = advisor.ask(message)
+    assert answer.kind == "situation" and answer.recommendation == "open_weight"
+    asked = answer.answer.split("**Your question**", 1)[1].split("**What would change", 1)[0]
+    # The question's part gives every point of the section that answers it (the model's own text and the points
+    # it left out), each cited to that section.
+    n = collections.Counter(int(m) for m in re.findall(r"\[(\d+)\]", asked)).most_common(1)[0][0]
+    source = next(s for s in answer.sources if s["n"] == n)
+    whole = advisor.retriever.section(f"{source['path']}#{source['section']}")
+    assert whole is not None and source["path"].startswith("guides/")
+    points = section_points(whole.text)
+    plain = asked.replace("*", "")
+    assert len(points) >= 3 and all(p.replace("*", "")[:30] in plain for p in points)
 
 
 def test_a_mixed_message_with_a_situation_still_gets_a_verdict(advisor: Advisor) -> None:

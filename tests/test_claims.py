@@ -112,6 +112,8 @@ def test_dangling_citations_and_the_users_own_question_handed_back_are_dropped(c
     echo = "- **Patient records must stay on our own servers; how should a hospital group do it?**\n"
     assert checker.check(echo) == ""
     assert checker.checks.reasons == {"fragment": 1, "echo": 1}
+    assert checker.check("- GPUs: [1]\n") == "" and checker.check("- **Staff:** [1][2]\n") == ""
+    assert checker.checks.reasons["fragment"] == 3
     checker.check("Which GPUs does serving need, and what does on-call cover cost?\n")  # not the user's words
     assert checker.checks.reasons["echo"] == 1
 

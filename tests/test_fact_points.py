@@ -20,6 +20,17 @@ For mixture-of-experts models use the active parameters per token.
 **Wall-clock time:** divide by the GPUs' peak throughput times the utilisation (MFU) actually achieved."""
 
 
+LABELLED = """Full fine-tuning updates every weight of the model.
+
+**Memory and hardware:** about 60 GB for an 8B model by the usual estimates.
+
+**Data needed:** thousands to hundreds of thousands of examples.
+
+**Cost:** each fine-tuned variant is a full copy of the model to store and serve.
+
+**Risks:** more prone to catastrophic forgetting than LoRA."""
+
+
 @pytest.fixture(scope="module")
 def catalog():  # type: ignore[no-untyped-def]
     return load_catalog()
@@ -31,6 +42,15 @@ def test_a_section_s_points_are_its_list_items_or_else_its_sentences_without_tab
     points = section_points(PROSE)
     assert len(points) == 3 and points[0].startswith("Training a dense") and points[2].startswith("**Wall-clock")
     assert not any("|" in p for p in points)
+
+
+def test_paragraphs_that_open_with_a_bold_label_are_a_section_s_points(embedder) -> None:  # type: ignore[no-untyped-def]
+    assert [p.split(":")[0] for p in section_points(LABELLED)] == [
+        "**Memory and hardware", "**Data needed", "**Cost", "**Risks"]
+    written = "Memory and hardware: about 60 GB for an 8B model by the usual estimates [1].\n"
+    added = points_to_add("What are the downsides of full fine-tuning?", LABELLED, written, embed=embedder.encode,
+                          want_list=True)
+    assert [p.split(":")[0] for p in added] == ["**Data needed", "**Cost", "**Risks"]
 
 
 def test_a_list_question_gets_every_point_the_answer_left_out(embedder) -> None:  # type: ignore[no-untyped-def]
@@ -90,3 +110,20 @@ def test_an_answer_that_gives_part_of_the_list_gets_the_rest(embedder) -> None: 
                "- Sensitive records go to a third party, so data leaves your network [1].\n")
     added = points_to_add("How do vendors affect us?", DRAWBACKS, written, embed=embedder.encode, want_list=False)
     assert [p.split(".")[0] for p in added] == ["**Little transparency", "**Rate limits"]
+
+
+@pytest.mark.parametrize(("message", "choice"), [
+    ("Should we use an API or open weights?", True),
+    ("We're a bank with regulated data. Which approach fits us?", True),
+    ("Our team of three devs wants a support bot. API or self-host, and what does it cost?", True),
+    ("We have 16 A100s and an MLOps team. Self-host a chat model? Which open model is strongest?", True),
+    ("What would you recommend for a tutoring bot?", True),
+    ("Is pre-training realistic for a lab like ours?", True),
+    ("Why do organisations forbid external LLM providers?", False),
+    ("Would it be crazy to train our own tokenizer, or is that a rabbit hole?", False),
+    ("How much memory does a 70B model need in FP8?", False),
+])
+def test_a_message_asks_for_a_choice_or_for_an_explanation(message: str, choice: bool) -> None:
+    from advisor.routing import asks_for_a_choice
+
+    assert asks_for_a_choice(message) is choice
