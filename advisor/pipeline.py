@@ -210,6 +210,9 @@ class TurnRun:
         if decision.kind == "situation" and not self._history and (self._asks_about_a_model(cleaned)
                                                                     or self._only_asks(cleaned)):
             decision = Decision("fact")
+        elif decision.kind == "situation" and not decision.also_fact and not self._history \
+                and self._asks_beyond_the_choice(cleaned):
+            decision = Decision("situation", also_fact=True)  # the verdict, and the question answered
         if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
             yield from self._say(note + OFF_TOPIC_REPLY, "note")
@@ -390,6 +393,14 @@ class TurnRun:
         if not message.rstrip().endswith("?") or asks_for_a_choice(message):
             return False
         return not self.reader.read([message]).profile.stated()
+
+    @staticmethod
+    def _asks_beyond_the_choice(message: str) -> bool:
+        """A situation that closes with a question of its own rather than which way to go ("Our security team bans
+        outside providers. Why do organisations do that?"): the answer gives the verdict and answers it too."""
+        from advisor.routing import asks_for_a_choice
+
+        return message.rstrip().endswith("?") and not asks_for_a_choice(message)
 
     def _named_models(self) -> list[Any]:
         """The catalog models the question names (at most two), found once a turn."""

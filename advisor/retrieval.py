@@ -65,8 +65,15 @@ _GUIDE_WORDS = {"downside": "drawbacks risks", "downsides": "drawbacks risks", "
                 "overlook": "hidden", "underestimate": "hidden", "compute": "flops", "vram": "gpu memory"}
 
 
+_GUIDE_PHRASES = {"go wrong": "drawbacks risks", "goes wrong": "drawbacks risks", "the catch": "drawbacks risks",
+                  "watch out": "drawbacks risks", "gotcha": "drawbacks risks", "trade-off": "drawbacks"}
+
+
 def _with_guide_words(text: str) -> str:
-    extra = dict.fromkeys(w for word in re.findall(r"[a-z]+", text.lower()) for w in _GUIDE_WORDS.get(word, "").split())
+    lower = text.lower()
+    words = [w for word in re.findall(r"[a-z]+", lower) for w in _GUIDE_WORDS.get(word, "").split()]
+    words += [w for phrase, said in _GUIDE_PHRASES.items() if phrase in lower for w in said.split()]
+    extra = dict.fromkeys(words)
     return f"{text} {' '.join(extra)}" if extra else text
 
 

@@ -96,6 +96,18 @@ def test_a_mixed_message_gets_its_verdict_and_its_question_answered_from_the_who
     assert len(points) >= 3 and all(p.replace("*", "")[:30] in plain for p in points)
 
 
+def test_a_situation_that_closes_with_a_question_of_its_own_gets_the_verdict_and_the_answer(advisor: Advisor) -> None:
+    message = ("Our hospital must keep patient records on our own servers, and our ML team is experienced. How do "
+               "we size the GPUs?")
+    assert advisor.reader.route(message).route == "situation"
+    answer = advisor.ask(message)
+    assert answer.kind == "situation" and answer.recommendation == "open_weight"
+    asked = answer.answer.split("**Your question**", 1)[1]
+    assert any(s["path"].endswith("hardware-sizing.md") and f"[{s['n']}]" in asked for s in answer.sources)
+    which = advisor.ask("Our hospital must keep patient records on our own servers. Which approach fits us?")
+    assert which.kind == "situation" and "**Your question**" not in which.answer  # a choice: the verdict answers it
+
+
 def test_a_mixed_message_with_a_situation_still_gets_a_verdict(advisor: Advisor) -> None:
     message = ("We need a model that predicts which support tickets will escalate (yes or no); 90k closed tickets "
                "have the outcome recorded and it can run in our Azure subscription. Which approach fits?")

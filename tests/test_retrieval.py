@@ -50,6 +50,13 @@ def test_exact_terms_are_found_by_bm25(retriever: HybridRetriever) -> None:
     assert any("gpt-oss" in (h.section + h.text).lower() for h in hits)
 
 
+@pytest.mark.parametrize("phrase", ["What can go wrong with", "What is the catch with",
+                                    "What should we watch out for with"])
+def test_everyday_phrases_for_downsides_find_the_drawbacks_section(retriever: HybridRetriever, phrase: str) -> None:
+    hits = retriever.search(f"{phrase} a small task-specific model?", k=3)
+    assert ("guides/option-small-model.md", "Drawbacks and risks") in [(h.path, h.section) for h in hits]
+
+
 def test_bad_queries(retriever: HybridRetriever) -> None:
     with pytest.raises(QueryError, match="empty"):
         retriever.search(" \t\x00\n ")
