@@ -154,7 +154,24 @@ def test_every_single_gpu_claim_fits_by_the_sizing_rule() -> None:
     assert not bad, "\n".join(bad)
 
 
+def _catalog_texts(entry: ModelEntry) -> list[str]:
+    """Every free-text field of a catalog entry that can state a hardware claim."""
+    texts = [entry.notes, entry.license_notes, entry.deprecation, entry.architecture, *entry.strengths]
+    if entry.min_hardware is not None:
+        texts.append(entry.min_hardware.description)
+    return [t for t in texts if t]
+
+
+def test_every_single_gpu_claim_in_the_catalog_fits_by_the_sizing_rule() -> None:
+    """The catalog's notes follow hardware-sizing.md too (the R1 entry once said its 70B distill ran on one GPU)."""
+    bad = [f"{m.id}: {v}" for m in load_catalog().models for text in _catalog_texts(m) for v in _violations(text)]
+    assert not bad, "\n".join(bad)
+    r1 = load_catalog().get("deepseek-r1")
+    assert r1.min_hardware and "70B distill needs two 80 GB GPUs in BF16" in r1.min_hardware.description
+
+
 def test_the_gpu_check_would_have_caught_the_r1_distill_claim() -> None:
+    assert _violations("distilled 1.5B-70B dense variants run on single GPUs")  # the catalog's old wording
     old = ("- The DeepSeek-R1 distilled models (1.5B to 70B, built on Qwen and Llama bases) run on single GPUs "
            "(DeepSeek-R1 README, Jan 2025).")
     assert _violations(old)
