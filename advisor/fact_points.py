@@ -7,6 +7,7 @@ adds it after the model's checked sentences, cited to its passage.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from advisor.catalog import Catalog, ModelEntry
 
-__all__ = ["catalog_card", "list_items", "model_words", "named_models", "points_to_add", "section_points"]
+__all__ = ["catalog_card", "cited_catalog_ids", "list_items", "model_words", "named_models", "points_to_add",
+           "section_points"]
 
 Embed = Callable[[Sequence[str]], Any]
 
@@ -145,10 +147,32 @@ def model_words(models: Iterable[ModelEntry]) -> set[str]:
     return {w.lower() for m in models for w in re.findall(r"[A-Za-z0-9.]+", f"{m.id} {m.name}")}
 
 
-def catalog_card(model: ModelEntry, *, stale: bool = False) -> list[str]:
-    """A model's catalog facts as short lines, the date of the facts and their source last."""
+def catalog_card(model: ModelEntry, *, stale: bool = False, catalog: Catalog | None = None,
+                 today: dt.date | None = None) -> list[str]:
+    """A model's catalog facts as short lines, the date of the facts and their source last.
+
+    A retired model's card opens with the date it was retired; it names a replacement only when `catalog` finds a
+    current one down the successor chain, so a card never suggests a model that is itself retired.
+    """
     lines = [line for line in model.passage_text().splitlines()[1:]
-             if not line.startswith(("Facts as of", "Unverified fields", "Weights only"))]
+             if not line.startswith(("Facts as of", "Unverified fields", "Weights only", "Status:"))]
+    if model.is_retired(today):
+        retired = f"Retired on {model.shutdown_date()}: shut down, no longer available and not an option today."
+        current = catalog.replacement(model.id, today) if catalog is not None else None
+        lines.insert(0, retired + (f" Its current replacement: {current.name} ({current.id})." if current else ""))
+    elif (status := model.status_text(today)) is not None:
+        lines.append(status.split(" Replacement:")[0])
     source = model.sources[0] if model.sources else "the catalog"
     dated = f"Facts as of {model.as_of}" + (" (older than the catalog's stale age: check them)" if stale else "")
     return [*lines, f"{dated}; source: {source}."]
+
+
+def cited_catalog_ids(text: str, passages: Sequence[Any]) -> list[str]:
+    """The ids of the catalog models whose passages the text cites ([n] is passage n), in citation order."""
+    ids: list[str] = []
+    for n in (int(found) for found in re.findall(r"\[(\d+)\]", text)):
+        if 1 <= n <= len(passages) and getattr(passages[n - 1], "kind", None) == "catalog":
+            model_id = str(getattr(passages[n - 1], "doc_id", "") or "").removeprefix("models.yaml#")
+            if model_id and model_id not in ids:
+                ids.append(model_id)
+    return ids

@@ -471,23 +471,36 @@ class TurnRun:
         return candidates[int((vectors[1:] @ vectors[0]).argmax())]
 
     def _cards(self, models: list[Any]) -> Iterator[Event]:
-        """The catalog facts of each model the question names, with their date and source, cited."""
+        """The catalog facts of each model the question names, with their date and source, cited (a retired one's
+        card opens with its retirement date); then one line for each other cited catalog model that is retired or
+        whose facts are older than the stale age."""
         import datetime as dt
 
-        from advisor.catalog_query import parse_date_text
-        from advisor.fact_points import catalog_card
+        from advisor.catalog import CatalogError, load_catalog
+        from advisor.catalog_query import parse_date_text, stale_facts
+        from advisor.fact_points import catalog_card, cited_catalog_ids
 
+        try:
+            catalog = load_catalog(self.settings.catalog_path)
+        except CatalogError:
+            catalog = None
+        limit = self.settings.catalog_stale_days
         numbers = {h.doc_id: i + 1 for i, h in enumerate(self.draft.passages)}
+        carded: set[str] = set()
         for model in models:
             n = numbers.get(f"models.yaml#{model.id}")
             if n is None:
                 continue
-            limit = self.settings.catalog_stale_days
             dated = parse_date_text(str(model.as_of))
             stale = limit is not None and dated is not None and (dt.date.today() - dated).days > limit
-            lines = catalog_card(model, stale=stale)
+            lines = catalog_card(model, stale=stale, catalog=catalog)
+            carded.add(model.id)
             yield from self._say(f"\n**{model.name}** (catalog) [{n}]:\n" + "".join(f"- {line}\n" for line in lines),
                                  "card")
+        cited = [i for i in cited_catalog_ids("".join(self.draft.shown), self.draft.passages) if i not in carded]
+        notes = stale_facts(catalog, cited, stale_after_days=limit) if catalog is not None else []
+        if notes:
+            yield from self._say("\n" + "".join(f"- {line}\n" for line in notes), "dated")
 
     def _fact_prompt(self, wanted: list[int]) -> tuple[list[dict[str, str]], list[int], Any]:
         """The fact prompt over the wanted passages (as many as fit), the numbers it may cite, and the fallback."""

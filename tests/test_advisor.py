@@ -342,3 +342,37 @@ def test_agent_mode_lets_a_capable_model_choose_tools(shipped_settings, retrieve
         "score_options", "estimate_costs", "search_models", "search_guidance"}
     tool_results = [m for m in requests[-1]["messages"] if m["role"] == "tool"]
     assert len(tool_results) == 2 and '"recommended": "open_weight"' in tool_results[1]["content"]
+
+
+def test_a_fact_question_about_a_retired_model_says_it_is_retired_and_flags_dated_cited_facts(
+        advisor: Advisor, fake: FakeOpenAI) -> None:
+    import re
+
+    from advisor.catalog import load_catalog
+    from advisor.catalog_query import stale_facts
+
+    catalog = load_catalog(advisor.settings.catalog_path)
+    others: list[str] = []
+
+    def reply(body: dict) -> str:  # the first sentence of another catalog model's passage, cited to it
+        prompt = body["messages"][-1]["content"]
+        for n, text in re.findall(r'<passage id="(\d+)"[^>]*>\s*(.*?)</passage>', prompt, re.S):
+            found = re.match(r"(.+?) \(([a-z0-9.-]+)\): ", text)
+            if found and found.group(2) != "claude-opus-4" and found.group(2) in catalog.ids():
+                others.append(found.group(2))
+                first = re.split(r"(?<=[.!?])\s+", text.strip())[0].rstrip(".")
+                return f"- {first} [{n}].\n"
+        return grounded_reply(prompt)
+
+    fake.enqueue(reply)
+    answer = advisor.ask("What was Claude Opus 4 good at?")
+    assert answer.kind == "fact"
+    card = answer.answer.split("**Claude Opus 4** (catalog)", 1)[1]
+    assert "- Retired on 2026-06-15: shut down, no longer available and not an option today." in card
+    assert "replacement" not in card.lower()  # no current successor: the card suggests none
+    # The other catalog model the answer cites (Claude Opus 4.5, facts of 2025-11) gets one line on its dated facts.
+    assert others, "the prompt held another catalog model's passage"
+    expected = stale_facts(catalog, others[:1], stale_after_days=advisor.settings.catalog_stale_days)
+    assert expected and all(answer.answer.count(line) == 1 for line in expected)
+    current = {m.id for m in catalog.current()}
+    assert not any(f"current replacement: {m.name}" in answer.answer for m in catalog.models if m.id not in current)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from advisor.catalog import load_catalog
-from advisor.fact_points import catalog_card, model_words, named_models, points_to_add, section_points
+from advisor.fact_points import catalog_card, cited_catalog_ids, model_words, named_models, points_to_add, section_points
 
 DRAWBACKS = """- **Lock-in.** You depend on one vendor's pricing and terms.
 - **Data leaves your network.** Sensitive records go to a third party.
@@ -90,6 +90,36 @@ def test_a_catalog_card_gives_the_facts_their_date_and_source(catalog) -> None: 
     assert card[-1] == f"Facts as of {model.as_of}; source: {model.sources[0]}."
     assert "stale age" in catalog_card(model, stale=True)[-1]
     assert {"bitnet", "b1.58", "2b4t"} <= model_words([model])
+
+
+def test_a_retired_models_card_says_so_and_names_only_a_current_replacement(catalog) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    opus_4 = catalog_card(catalog.get("claude-opus-4"), catalog=catalog, today=dt.date(2026, 12, 4))
+    assert opus_4[0].startswith("Retired on 2026-06-15: shut down") and "replacement" not in opus_4[0]
+    flash = catalog_card(catalog.get("gemini-2.5-flash"), catalog=catalog, today=dt.date(2026, 12, 4))
+    assert flash[0].endswith("Its current replacement: Gemini 3 Flash (preview) (gemini-3-flash-preview).")
+    # GPT-4.5's named successor GPT-4.1 shuts down on 2027-01-14: after that the card suggests neither.
+    before = catalog_card(catalog.get("gpt-4.5-preview"), catalog=catalog, today=dt.date(2026, 12, 4))
+    after = catalog_card(catalog.get("gpt-4.5-preview"), catalog=catalog, today=dt.date(2027, 2, 1))
+    assert "(gpt-4.1)" in before[0]
+    assert after[0].startswith("Retired on 2025-07-14") and "replacement" not in after[0]
+    assert not any("Replacement: gpt-4.1" in line for line in after)  # the passage's own status line is replaced
+    # An announced shutdown is stated, and a current model's card has no retirement line.
+    mini = catalog_card(catalog.get("gpt-4.1-mini"), catalog=catalog, today=dt.date(2026, 12, 4))
+    assert "Status: available; shutdown announced for 2027-01-14." in mini
+    assert not any(line.startswith("Retired") for line in mini)
+    assert not any("Retired" in line or "Status:" in line for line in catalog_card(catalog.get("claude-opus-5")))
+
+
+def test_the_catalog_models_a_text_cites() -> None:
+    from types import SimpleNamespace
+
+    passages = [SimpleNamespace(kind="guide", doc_id="option-api.md#x"),
+                SimpleNamespace(kind="catalog", doc_id="models.yaml#claude-opus-4"),
+                SimpleNamespace(kind="catalog", doc_id="models.yaml#qwen3-32b")]
+    assert cited_catalog_ids("A [1][3]. B [2], again [3] and [9].", passages) == ["qwen3-32b", "claude-opus-4"]
+    assert cited_catalog_ids("no citations", passages) == []
 
 
 def test_terms_the_knowledge_base_has_nothing_on(retriever) -> None:  # type: ignore[no-untyped-def]
