@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 __all__ = ["answer_costs", "render_costs"]
 
-# The models the estimates compare: the catalog's reference points, named in every figure.
-_API_MODEL = {"frontier": "gpt-4.1", "standard": "gpt-4.1-mini"}
+# The API models the estimates prefer for each quality bar (the Profile's "standard" or "frontier"), named in every
+# figure; suggested_model takes the first that is current (or its successor), else the cheapest current API model,
+# so a retired id never reaches an estimate.
+_API_MODELS: dict[str, tuple[str, ...]] = {"frontier": ("gpt-5.5", "claude-opus-5"), "standard": ("gpt-4.1-mini",)}
 _OPEN_MODEL = "gpt-oss-120b"
 _SMALL_MODEL = "qwen3-0.6b"
 _TOKENS_PER_EXAMPLE = 500  # a labelled example's prompt and answer, for the fine-tuning estimate
@@ -45,6 +47,7 @@ def answer_costs(recommendation: str | None, profile: Mapping[str, Any], setting
     estimate was made.
     """
     from advisor.catalog import load_catalog
+    from advisor.catalog_query import suggested_model
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import api_cost, compare, self_host_cost
     from advisor.training_costs import fine_tune_cost, pretrain_cost
@@ -55,7 +58,8 @@ def answer_costs(recommendation: str | None, profile: Mapping[str, Any], setting
     source = f"cost model with the dated assumptions in {settings.costs_path.name}"
     result: dict[str, Any] = {"option": recommendation, "kind": None, "lines": [], "needs": None,
                               "source": source}
-    api_model = _API_MODEL["frontier" if profile.get("quality_bar") == "frontier" else "standard"]
+    quality = "frontier" if profile.get("quality_bar") == "frontier" else "standard"
+    api_model = suggested_model(catalog, _API_MODELS[quality]).id
     if recommendation == "open_weight":
         if not volume:
             result["needs"] = "your monthly token volume, to compare self-hosting with the API"

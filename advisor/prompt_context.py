@@ -52,10 +52,14 @@ def compact_scores(scores: dict[str, Any]) -> str:
 def compact_costs(monthly_tokens: float, settings: Settings) -> str:
     """API vs self-hosting at a volume, with the break-even, in a few short lines."""
     from advisor.catalog import load_catalog
+    from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
 
-    d = compare("gpt-4.1-mini", "gpt-oss-120b", monthly_tokens, catalog=load_catalog(settings.catalog_path),
+    catalog = load_catalog(settings.catalog_path)
+    # The cheap default while it is current, else its successor or the cheapest current API model: never a retired one.
+    api_model = suggested_model(catalog, DEFAULT_API_MODEL).id
+    d = compare(api_model, "gpt-oss-120b", monthly_tokens, catalog=catalog,
                 assumptions=load_cost_assumptions(settings.costs_path)).as_dict()
     api, own, even = d["api"], d["self_host"], d["break_even"]
     crossing = (f"{even['monthly_tokens']:.3g} tokens a month" if even.get("monthly_tokens")

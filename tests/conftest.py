@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Before anything imports transformers, huggingface_hub, chromadb or litellm.
@@ -123,6 +123,27 @@ def small_kb(tmp_path: Path) -> Iterator[Path]:
     (kb / "guides" / "beta.md").write_text(
         "# Beta guide\n\n## Hardware\n\nBeta needs two GPUs with 80 GB each.\n", encoding="utf-8")
     yield kb
+
+
+@pytest.fixture
+def retired_catalog(tmp_path: Path) -> Callable[..., Path]:
+    """Write a copy of the shipped catalog in which the given models were retired yesterday; returns its path, for
+    Settings(catalog_file=...): what every suggestion does once a preferred default shuts down."""
+    import datetime as dt
+    import re
+
+    def write(*model_ids: str) -> Path:
+        text = (REPO_ROOT / "knowledge" / "models.yaml").read_text(encoding="utf-8")
+        yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+        for model_id in model_ids:
+            block = re.compile(rf"(^  - id: {re.escape(model_id)}\n(?:(?!  - id: ).*\n)*?    retired: ).*$", re.M)
+            text, count = block.subn(rf'\g<1>"{yesterday}"', text, count=1)
+            assert count == 1, f"no retired: field for {model_id}"
+        path = tmp_path / f"models-retired-{len(model_ids)}-{abs(hash(model_ids))}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
 
 
 @pytest.fixture(scope="session")

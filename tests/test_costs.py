@@ -9,6 +9,7 @@ utilisation 0.5; at least 2 replicas; 730 h a month; 20% overhead; 8,192-token c
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import itertools
 import json
 import math
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from advisor.catalog import Catalog, load_catalog
+from advisor.catalog import Catalog, ModelEntry, load_catalog
 from advisor.cli_costs import add_costs_parser, cmd_costs, parse_tokens
 from advisor.cost_assumptions import (
     DEFAULT_COSTS_PATH,
@@ -45,9 +46,32 @@ H100_HOUR = 2.50
 SECONDS = 730 * 3600  # 2,628,000 seconds in a 730-hour month
 
 
+# The catalog as it stood when these figures were worked out: models whose shutdown falls after that day (GPT-4.1
+# and GPT-4.1 mini on 2027-01-14, GPT-5.1 on 2027-04-01) stay current here, so the hand-computed figures do not
+# expire with them; retirement is checked with models retired by then (Claude Opus 4) and with retired_catalog.
+PINNED = dt.date(2026, 12, 4)
+
+
+def as_on(catalog: Catalog, day: dt.date) -> Catalog:
+    """The catalog with every shutdown after `day` undone (prices as loaded)."""
+    def current(m: ModelEntry) -> ModelEntry:
+        shutdown = m.shutdown_date()
+        return m if shutdown is None or shutdown <= day else m.model_copy(update={"retired": None,
+                                                                                   "map_shutdown": None})
+    return catalog.model_copy(update={"models": [current(m) for m in catalog.models]})
+
+
 @pytest.fixture(scope="module")
 def cat() -> Catalog:
-    return load_catalog()
+    return as_on(load_catalog(), PINNED)
+
+
+@pytest.fixture
+def pinned_cli(monkeypatch: pytest.MonkeyPatch, cat: Catalog) -> None:
+    """`advisor costs` reads the pinned catalog (it loads the catalog when it runs)."""
+    import advisor.catalog
+
+    monkeypatch.setattr(advisor.catalog, "load_catalog", lambda *args, **kwargs: cat)
 
 
 @pytest.fixture(scope="module")
@@ -461,7 +485,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json(capsys: pytest.CaptureFixture[str], pinned_cli: None) -> None:
     args = _parser().parse_args(["costs", "--monthly-tokens", "2B", "--api-model", "gpt-4.1",
                                  "--open-model", "qwen3-32b", "--gpu", "h100", "--years", "2", "--json"])
     assert args.func is cmd_costs and cmd_costs(args) == 0
@@ -476,12 +500,12 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(item["source"] and item["date"] for item in data["assumptions"])
 
 
-def test_cli_defaults_table_and_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_defaults_table_and_overrides(capsys: pytest.CaptureFixture[str], pinned_cli: None) -> None:
     args = _parser().parse_args(["costs"])
     assert (args.api_model, args.open_model, args.monthly_tokens) == (None, "gpt-oss-120b", 5e8)
     assert cmd_costs(args) == 0
     out = capsys.readouterr().out
-    assert "API gpt-4.1-mini" in out  # the default while it is current (advisor.catalog_query.suggested_model)
+    assert "API gpt-4.1-mini" in out  # the default while it is current (it is, in the pinned catalog)
     assert "Break-even: 18.7B tokens a month" in out and "3-year total" in out and "gpu_hourly_usd = 2.5" in out
     args = _parser().parse_args(["costs", "--set", "gpu_hourly_usd=2", "--json"])
     assert cmd_costs(args) == 0
@@ -496,7 +520,8 @@ def test_cli_defaults_table_and_overrides(capsys: pytest.CaptureFixture[str]) ->
     (["costs", "--gpu", "tpu"], "unknown GPU 'tpu'"),
     (["costs", "--set", "nope=1"], "unknown override 'nope'"),
 ])
-def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str,
+                                pinned_cli: None) -> None:
     assert cmd_costs(_parser().parse_args(argv)) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("advisor: error: ") and message in err and "\n" not in err
@@ -521,3 +546,55 @@ def test_costs_command_imports_nothing_heavy() -> None:
                           cwd=Path(__file__).resolve().parents[1])
     code, loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert code == 0 and loaded == []
+
+
+def test_the_pinned_catalog_keeps_todays_figures_current_but_not_past_retirements(cat: Catalog) -> None:
+    later = dt.date(2027, 6, 1)  # after GPT-4.1's and GPT-5.1's announced shutdowns
+    assert not any(cat.get(i).is_retired(later) for i in ("gpt-4.1", "gpt-4.1-mini", "gpt-5.1"))
+    assert cat.get("claude-opus-4").is_retired(PINNED) and load_catalog().get("gpt-4.1").is_retired(later)
+
+
+# --- the Costs section of an answer and the prompt's cost figures -------------------------------------------
+
+def _names(text: str, model_id: str) -> bool:
+    import re
+
+    return re.search(rf"(?<![\w.-]){re.escape(model_id)}(?![\w.-])", text) is not None
+
+
+@pytest.mark.parametrize("option", ["api", "open_weight"])
+def test_the_costs_section_never_names_a_retired_model(retired_catalog: Any, tmp_path: Path, option: str) -> None:
+    """Even when the preferred defaults (GPT-4.1 mini; GPT-5.5 for frontier quality) are retired."""
+    from advisor.answer_costs import answer_costs, render_costs
+    from advisor.catalog_query import suggested_model
+    from advisor.config import Settings
+    from advisor.prompt_context import compact_costs
+
+    settings = Settings(data_dir=tmp_path, catalog_file=retired_catalog("gpt-4.1-mini", "gpt-5.5"))
+    catalog = load_catalog(settings.catalog_path)
+    retired = [m.id for m in catalog.models if m.is_retired()]
+    assert {"gpt-4.1-mini", "gpt-5.5"} <= set(retired)
+    used = {}
+    for quality in ("standard", "frontier"):
+        costs = answer_costs(option, {"monthly_tokens": 5e8, "quality_bar": quality}, settings)
+        figures = costs["figures"]["api"] if option == "open_weight" else costs["figures"]
+        used[quality] = figures["model_id"]
+        text = render_costs(costs)
+        assert _names(text, used[quality]) and not any(_names(text, r) for r in retired), text
+    assert used == {"standard": suggested_model(catalog, "gpt-4.1-mini").id, "frontier": "claude-opus-5"}
+    prompt = compact_costs(5e8, settings)
+    assert _names(prompt, used["standard"]) and not any(_names(prompt, r) for r in retired), prompt
+
+
+def test_the_costs_section_uses_the_preferred_models_while_they_are_current(tmp_path: Path) -> None:
+    from advisor.answer_costs import answer_costs
+    from advisor.catalog_query import suggested_model
+    from advisor.config import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    catalog = load_catalog(settings.catalog_path)
+    standard = answer_costs("api", {"monthly_tokens": 5e8}, settings)["figures"]["model_id"]
+    frontier = answer_costs("api", {"monthly_tokens": 5e8, "quality_bar": "frontier"}, settings)["figures"]
+    assert standard == suggested_model(catalog, "gpt-4.1-mini").id  # GPT-4.1 mini until 2027-01-14
+    assert frontier["model_id"] == suggested_model(catalog, ["gpt-5.5", "claude-opus-5"]).id
+    assert not catalog.get(standard).is_retired() and not catalog.get(frontier["model_id"]).is_retired()
