@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from advisor.catalog import load_catalog
-from advisor.fact_points import catalog_card, cited_catalog_ids, model_words, named_models, points_to_add, section_points
+from advisor.fact_points import (
+    catalog_card,
+    cited_catalog_ids,
+    model_words,
+    named_models,
+    points_to_add,
+    section_points,
+)
 
 DRAWBACKS = """- **Lock-in.** You depend on one vendor's pricing and terms.
 - **Data leaves your network.** Sensitive records go to a third party.
