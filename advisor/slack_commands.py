@@ -116,6 +116,7 @@ def _models(args: list[str], settings: Settings) -> str:
 
 def _costs(args: list[str], settings: Settings) -> str:
     from advisor.catalog import load_catalog
+    from advisor.catalog_query import suggested_model
     from advisor.cli_costs import DEFAULT_API_MODEL, DEFAULT_MONTHLY_TOKENS, DEFAULT_OPEN_MODEL, costs_table
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
@@ -138,8 +139,10 @@ def _costs(args: list[str], settings: Settings) -> str:
             years = float(pairs["years"])
         except ValueError:
             raise _UsageError(f"years must be a number, got `{pairs['years']}`") from None
-    result = compare(pairs.get("api_model", DEFAULT_API_MODEL), pairs.get("open_model", DEFAULT_OPEN_MODEL), tokens,
-                     years=years, gpu=pairs.get("gpu"), precision=pairs.get("precision"),
-                     catalog=load_catalog(settings.catalog_path),
+    catalog = load_catalog(settings.catalog_path)
+    # The default while current, else its successor or the cheapest current API model (as `advisor costs` does).
+    api_model = pairs.get("api_model") or suggested_model(catalog, DEFAULT_API_MODEL).id
+    result = compare(api_model, pairs.get("open_model", DEFAULT_OPEN_MODEL), tokens,
+                     years=years, gpu=pairs.get("gpu"), precision=pairs.get("precision"), catalog=catalog,
                      assumptions=load_cost_assumptions(settings.costs_path))
     return _clip(f"```\n{costs_table(result.as_dict())}\n```")

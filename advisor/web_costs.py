@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["CostsTab", "build_costs"]
 
 NATIVE = "model's native"
-DEFAULT_API = "gpt-4.1-mini"
 DEFAULT_OPEN = "gpt-oss-120b"
 
 
@@ -131,19 +130,22 @@ def _totals(data: dict[str, Any]) -> str:
 def build_costs(settings: Settings) -> CostsTab:
     """Lay out the Costs tab (inside an open gr.Tab); every input redraws the plot."""
     from advisor.catalog import load_catalog
+    from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
     from advisor.cost_assumptions import OVERRIDABLE, load_cost_assumptions
 
     catalog = load_catalog(settings.catalog_path)
     costs = load_cost_assumptions(settings.costs_path)
-    api_models = [(f"{m.name} ({m.id})", m.id) for m in catalog.models if m.price is not None]
-    open_models = [(f"{m.name} ({m.id})", m.id) for m in catalog.models
-                   if m.open_weights and m.params_total_b is not None]
+    # Only current priced models can be picked: a retired model's price is history, not an option.
+    current = catalog.current()
+    api_models = [(f"{m.name} ({m.id})", m.id) for m in current if m.price is not None]
+    default_api = suggested_model(catalog, DEFAULT_API_MODEL).id
+    open_models = [(f"{m.name} ({m.id})", m.id) for m in current if m.open_weights and m.params_total_b is not None]
     api_ids, open_ids = [v for _, v in api_models], [v for _, v in open_models]
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             volume = gr.Textbox("500M", label="Tokens a month (input + output)", elem_id="cost-volume",
                                 info="e.g. 50M, 2B, 5e8", max_lines=1)
-            api = gr.Dropdown(api_models, value=DEFAULT_API if DEFAULT_API in api_ids else api_ids[0],
+            api = gr.Dropdown(api_models, value=default_api if default_api in api_ids else api_ids[0],
                               label="API model", elem_id="cost-api")
             open_ = gr.Dropdown(open_models, value=DEFAULT_OPEN if DEFAULT_OPEN in open_ids else open_ids[0],
                                 label="Open-weight model to self-host", elem_id="cost-open")

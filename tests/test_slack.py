@@ -557,3 +557,18 @@ def test_suggested_prompts_are_set_when_an_assistant_thread_starts_and_the_messa
     assert send(running.url, body)[0] == 200
     time.sleep(0.5)
     assert len(slack.of("assistant.threads.setSuggestedPrompts")) == 2
+
+
+def test_the_costs_command_never_prices_a_retired_default(tmp_path: Path, retired_catalog: Any) -> None:
+    from advisor.catalog import load_catalog
+    from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
+    from advisor.config import Settings
+    from advisor.slack_commands import run_command
+
+    settings = Settings(data_dir=tmp_path, catalog_file=retired_catalog(DEFAULT_API_MODEL))
+    instead = suggested_model(load_catalog(settings.catalog_path), DEFAULT_API_MODEL).id
+    assert instead != DEFAULT_API_MODEL
+    reply = run_command("costs monthly_tokens=500M", settings)
+    assert "Break-even" in reply and f"API {instead}" in reply and DEFAULT_API_MODEL not in reply
+    named = run_command("costs api_model=claude-opus-4", settings)  # a retired model asked for by name: refused
+    assert "was retired on 2026-06-15" in named and "Break-even" not in named

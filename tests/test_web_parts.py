@@ -369,3 +369,30 @@ def test_advisor_web_help_is_instant() -> None:
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert "--root-path" in proc.stdout and "--share {false}" in proc.stdout
     assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_costs_tab_offers_only_current_models_and_defaults_to_the_suggested_one(
+        tmp_path: Path, retired_catalog: Any) -> None:
+    import gradio as gr
+
+    from advisor.catalog import load_catalog
+    from advisor.catalog_query import suggested_model
+    from advisor.web_costs import build_costs
+
+    settings = Settings(data_dir=tmp_path, catalog_file=retired_catalog("gpt-4.1-mini"))  # the default, retired
+    catalog = load_catalog(settings.catalog_path)
+    retired = {m.id for m in catalog.models if m.is_retired()}
+    assert {"gpt-4.1-mini", "claude-opus-4"} <= retired
+    with gr.Blocks():
+        tab = build_costs(settings)
+    api, open_ = tab.inputs[1], tab.inputs[2]
+    offered = [value for _, value in api.choices]
+    assert offered == [m.id for m in catalog.current() if m.price is not None]
+    assert not retired & (set(offered) | {value for _, value in open_.choices})
+    assert api.value == suggested_model(catalog, "gpt-4.1-mini").id and api.value not in retired
+    with pytest.raises(gr.Error):  # a retired id sent anyway is not among the choices
+        api.preprocess("claude-opus-4")
+    values = [component.value for component in tab.inputs]
+    values[1] = "claude-opus-4"
+    _, said, _ = tab.compute(*values)
+    assert said.startswith("⚠️ ") and "was retired on 2026-06-15" in said
