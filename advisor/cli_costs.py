@@ -11,7 +11,6 @@ from typing import Any
 __all__ = ["add_costs_parser", "cmd_costs", "costs_table", "parse_tokens"]
 
 # While current; once retired, `advisor costs` takes its successor or the cheapest current API model.
-DEFAULT_API_MODEL = "gpt-4.1-mini"  # = advisor.catalog_query.DEFAULT_API_MODEL (kept here for the Slack command)
 DEFAULT_OPEN_MODEL = "gpt-oss-120b"
 DEFAULT_MONTHLY_TOKENS = 5e8  # the costs guide's worked example
 
@@ -48,6 +47,8 @@ def _override(text: str) -> tuple[str, float]:
 
 def add_costs_parser(sub: Any) -> None:
     """Add the `costs` subcommand to an argparse subparsers object."""
+    from advisor.catalog_query import DEFAULT_API_MODEL
+
     p = sub.add_parser("costs", help=cmd_costs.__doc__, description=cmd_costs.__doc__)
     p.add_argument("--monthly-tokens", type=parse_tokens, default=DEFAULT_MONTHLY_TOKENS, metavar="N",
                    help="input + output tokens a month: 500000000, 5e8, 500M or 2B (default 500M)")
@@ -69,7 +70,7 @@ def add_costs_parser(sub: Any) -> None:
 def cmd_costs(args: argparse.Namespace) -> int:
     """Compare an API model with self-hosting an open-weight model: monthly, multi-year and break-even costs."""
     from advisor.catalog import load_catalog
-    from advisor.catalog_query import suggested_model
+    from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
     from advisor.cli_base import load_settings
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare

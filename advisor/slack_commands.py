@@ -116,8 +116,8 @@ def _models(args: list[str], settings: Settings) -> str:
 
 def _costs(args: list[str], settings: Settings) -> str:
     from advisor.catalog import load_catalog
-    from advisor.catalog_query import suggested_model
-    from advisor.cli_costs import DEFAULT_API_MODEL, DEFAULT_MONTHLY_TOKENS, DEFAULT_OPEN_MODEL, costs_table
+    from advisor.catalog_query import DEFAULT_API_MODEL, suggested_model
+    from advisor.cli_costs import DEFAULT_MONTHLY_TOKENS, DEFAULT_OPEN_MODEL, costs_table
     from advisor.cost_assumptions import load_cost_assumptions
     from advisor.costs import compare
     from advisor.profile import parse_quantity
