@@ -214,7 +214,14 @@ class HybridRetriever:
             self._common = _word_pieces(self.index.embedder)
         common = self._common
         unknown: list[str] = []
+        # A standard named by its body and number ("ISO/IEC 42001", "IEC 62304"): the number is the name, and a
+        # body the guides mention elsewhere ("ISO") does not make it known.
+        for body, number in _STANDARD.findall(text):
+            if number not in vocab and body not in _CURRENCIES:
+                unknown.append(f"{body} {number}")
         for word in dict.fromkeys(re.findall(r"\b[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*", text)):
+            if any(word in re.split(r"[/\s]", u) for u in unknown):
+                continue
             if not re.search(r"[A-Za-z]", word):
                 continue
             tokens = bm25.tokenize([word])[0]
@@ -316,6 +323,10 @@ class HybridRetriever:
                 vector_score=vector_scores.get(id_), bm25_score=bm25_scores.get(id_),
             ))
         return hits
+
+
+_CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CNY", "CAD", "AUD", "INR", "SEK", "NOK", "DKK"})
+_STANDARD = re.compile(r"\b([A-Z]{2,6}(?:/[A-Z]{2,6})?)\s+(\d{3,6})(?:-\d+)*\b")
 
 
 def _word_pieces(embedder: Any) -> frozenset[str]:

@@ -132,6 +132,10 @@ def test_the_catalog_models_a_text_cites() -> None:
 def test_terms_the_knowledge_base_has_nothing_on(retriever) -> None:  # type: ignore[no-untyped-def]
     assert retriever.unknown_terms("What does a TPU cost per hour, and how much CO2 does training emit?") == [
         "TPU", "CO2"]
+    # a standard is named by its number: a body the guides mention ("ISO") does not make it known
+    assert retriever.unknown_terms("How do we get ISO 27001 certified, and does IEC 62304 apply to us?") == [
+        "ISO 27001", "IEC 62304"]
+    assert retriever.unknown_terms("We serve 30000 chats a day on EUR 5000 a month; does GDPR Article 22 apply?") == []
     # common words, plurals of common words, the guides' own terms and words the guides put otherwise are known
     assert retriever.unknown_terms("What are the downsides of QLoRA for our 70B model's VRAM?") == []
 
