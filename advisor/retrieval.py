@@ -226,8 +226,9 @@ class HybridRetriever:
                 continue
             tokens = bm25.tokenize([word])[0]
             lower = word.lower()
-            if (not tokens or all(t in vocab for t in tokens) or lower in _GUIDE_WORDS
-                    or any(form in common for form in (lower, lower[:-1], lower[:-2]) if len(form) > 2)):
+            if (not tokens or all(t in vocab for t in tokens) or lower in _GUIDE_WORDS or _ROMAN.fullmatch(word)
+                    or any(form in common for form in (lower, lower[:-1], lower[:-2]) if len(form) > 2)
+                    or (word == lower and _compound(lower, common))):
                 continue
             unknown.append(word)
         return unknown
@@ -323,6 +324,15 @@ class HybridRetriever:
                 vector_score=vector_scores.get(id_), bm25_score=bm25_scores.get(id_),
             ))
         return hits
+
+
+_ROMAN = re.compile(r"(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})")  # "SOC 2 Type II"
+
+
+def _compound(word: str, common: frozenset[str]) -> bool:
+    """Two common words written as one ("chatbot", "codebase"): no name the knowledge base lacks (asked only of a
+    word written in lower case: "Pinecone" is a name)."""
+    return any(word[:i] in common and word[i:] in common for i in range(3, len(word) - 2))
 
 
 _CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CNY", "CAD", "AUD", "INR", "SEK", "NOK", "DKK"})

@@ -136,6 +136,9 @@ def test_terms_the_knowledge_base_has_nothing_on(retriever) -> None:  # type: ig
     assert retriever.unknown_terms("How do we get ISO 27001 certified, and does IEC 62304 apply to us?") == [
         "ISO 27001", "IEC 62304"]
     assert retriever.unknown_terms("We serve 30000 chats a day on EUR 5000 a month; does GDPR Article 22 apply?") == []
+    # roman numerals and two common words written as one are no unknown names
+    assert retriever.unknown_terms("What does SOC 2 Type II require of our chatbot vendor?") == []
+    assert retriever.unknown_terms("Should we pick Pinecone?") == ["Pinecone"]  # a name, though pine + cone
     # common words, plurals of common words, the guides' own terms and words the guides put otherwise are known
     assert retriever.unknown_terms("What are the downsides of QLoRA for our 70B model's VRAM?") == []
 
