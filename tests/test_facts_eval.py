@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -37,27 +38,16 @@ def _section(source: str) -> str:
     return match.group(1)
 
 
-def test_the_held_out_fact_set_is_frozen() -> None:
-    digest = hashlib.sha256(HOLDOUT.read_bytes()).hexdigest()
-    assert digest == "da7923cc88fa9db13963bcab77314a85e883cf05fbbf8cba4041a54fdfd66ee4"
-
-
-def test_the_second_held_out_fact_set_is_frozen() -> None:
-    # Written before the second round of fact-answer tuning, once the first held-out set had been seen.
-    digest = hashlib.sha256(HOLDOUT2.read_bytes()).hexdigest()
-    assert digest == "4e0592f56d653e410c86c2096c63134eac16f42d9b6e1af74fa2f60a5430956c"
-
-
-def test_the_third_held_out_fact_set_is_frozen() -> None:
-    # Written before the third round of fact-answer tuning, once the second held-out set had been seen.
-    digest = hashlib.sha256(HOLDOUT3.read_bytes()).hexdigest()
-    assert digest == "d56a898548268bff773a1a5f9fc25faa592bd5079a652c9d9e14d3f655e8b6e8"
-
-
-def test_the_fourth_held_out_fact_set_is_frozen() -> None:
-    # Written before the fourth round of fact-answer tuning, once the third held-out set had been seen.
-    digest = hashlib.sha256(HOLDOUT4.read_bytes()).hexdigest()
-    assert digest == "ce0fe66d7ea220bb7d7cf36d6a69679b8eb87bed0740ded386cde72c9e733e77"
+# Each held-out set was written before the round of fact-answer tuning it measures, once the one before had been
+# seen, and is frozen by its hash.
+@pytest.mark.parametrize(("path", "digest"), [
+    (HOLDOUT, "da7923cc88fa9db13963bcab77314a85e883cf05fbbf8cba4041a54fdfd66ee4"),
+    (HOLDOUT2, "4e0592f56d653e410c86c2096c63134eac16f42d9b6e1af74fa2f60a5430956c"),
+    (HOLDOUT3, "d56a898548268bff773a1a5f9fc25faa592bd5079a652c9d9e14d3f655e8b6e8"),
+    (HOLDOUT4, "ce0fe66d7ea220bb7d7cf36d6a69679b8eb87bed0740ded386cde72c9e733e77"),
+], ids=["holdout", "holdout2", "holdout3", "holdout4"])
+def test_the_held_out_fact_sets_are_frozen(path: Path, digest: str) -> None:
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
 @pytest.mark.parametrize("name", ["facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml",
