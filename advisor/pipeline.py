@@ -186,7 +186,7 @@ class TurnRun:
     # -- the pipeline ----------------------------------------------------------------------------------------------
     def _pipeline(self) -> Iterator[Event]:
         from advisor.hygiene import strip_overrides
-        from advisor.routing import OFF_TOPIC_REPLY, Decision, decide, wants_costs
+        from advisor.routing import OFF_TOPIC_REPLY, Decision, asks_its_own_question, decide, wants_costs
 
         yield self._status("understanding")
         cleaned, note = strip_overrides(self.text)
@@ -211,7 +211,7 @@ class TurnRun:
                                                                     or self._only_asks(cleaned)):
             decision = Decision("fact")
         elif decision.kind == "situation" and not decision.also_fact and not self._history \
-                and self._asks_beyond_the_choice(cleaned):
+                and asks_its_own_question(cleaned):
             decision = Decision("situation", also_fact=True)  # the verdict, and the question answered
         if decision.kind == "offtopic":
             self.draft.kind = "offtopic"
@@ -384,23 +384,12 @@ class TurnRun:
         return not self.reader.read([message]).profile.stated()
 
     def _only_asks(self, message: str) -> bool:
-        """A question that states no fact of a situation and asks for an explanation, not which way to go ("Is it
-        OK to run our production inference on spot GPUs?"), whatever the router made of it: a verdict from no fact
-        at all would be assumptions only, and the question is what the user asked. (One that states a fact gets
-        the verdict and, routed as mixed, a full answer to its question too.)"""
-        from advisor.routing import asks_for_a_choice
+        """A question of its own that states no fact of a situation ("Is it OK to run our production inference on
+        spot GPUs?"), whatever the router made of it: a verdict from no fact at all would be assumptions only, and
+        the question is what the user asked. (One that states a fact gets the verdict and the question answered.)"""
+        from advisor.routing import asks_its_own_question
 
-        if not message.rstrip().endswith("?") or asks_for_a_choice(message):
-            return False
-        return not self.reader.read([message]).profile.stated()
-
-    @staticmethod
-    def _asks_beyond_the_choice(message: str) -> bool:
-        """A situation that closes with a question of its own rather than which way to go ("Our security team bans
-        outside providers. Why do organisations do that?"): the answer gives the verdict and answers it too."""
-        from advisor.routing import asks_for_a_choice
-
-        return message.rstrip().endswith("?") and not asks_for_a_choice(message)
+        return asks_its_own_question(message) and not self.reader.read([message]).profile.stated()
 
     def _named_models(self) -> list[Any]:
         """The catalog models the question names (at most two), found once a turn."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["OFF_TOPIC_REPLY", "Decision", "asks_for_a_choice", "decide", "wants_costs", "wants_list", "wants_models"]
+__all__ = ["OFF_TOPIC_REPLY", "Decision", "asks_for_a_choice", "asks_its_own_question", "decide", "wants_costs",
+           "wants_list", "wants_models"]
 
 OFF_TOPIC_REPLY = (
     "I can only help with decisions about getting an LLM: calling a commercial API, adopting an open-weight "
@@ -71,6 +72,12 @@ def asks_for_a_choice(message: str) -> bool:
     """Whether the message asks which way to go ("Should we use an API?", "Which approach
     fits?"), rather than for an explanation ("Why do organisations ban external providers?")."""
     return bool(_CHOICE.search(message.strip()))
+
+
+def asks_its_own_question(message: str) -> bool:
+    """Whether the message closes with a question other than which way to go ("Our security team bans outside
+    providers. Why do organisations do that?"): one a fact answer answers."""
+    return message.rstrip().endswith("?") and not asks_for_a_choice(message)
 
 
 def wants_costs(question: str) -> bool:
