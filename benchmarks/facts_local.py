@@ -38,7 +38,8 @@ def main() -> int:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", default="facts",
-                        choices=["facts", "facts_holdout", "facts_holdout2", "facts_holdout3", "facts_holdout4"],
+                        choices=["facts", "facts_holdout", "facts_holdout2", "facts_holdout3", "facts_holdout4",
+                                 "facts_holdout5"],
                         help="the eval set (evals/<set>.yaml)")
     parser.add_argument("--holdout", action="store_const", const="facts_holdout2", dest="set",
                         help="the frozen held-out set (facts_holdout2)")

@@ -18,6 +18,7 @@ HOLDOUT = EVALS / "facts_holdout.yaml"
 HOLDOUT2 = EVALS / "facts_holdout2.yaml"
 HOLDOUT3 = EVALS / "facts_holdout3.yaml"
 HOLDOUT4 = EVALS / "facts_holdout4.yaml"
+HOLDOUT5 = EVALS / "facts_holdout5.yaml"
 KNOWLEDGE = REPO_ROOT / "knowledge"
 
 
@@ -45,13 +46,14 @@ def _section(source: str) -> str:
     (HOLDOUT2, "4e0592f56d653e410c86c2096c63134eac16f42d9b6e1af74fa2f60a5430956c"),
     (HOLDOUT3, "d56a898548268bff773a1a5f9fc25faa592bd5079a652c9d9e14d3f655e8b6e8"),
     (HOLDOUT4, "ce0fe66d7ea220bb7d7cf36d6a69679b8eb87bed0740ded386cde72c9e733e77"),
-], ids=["holdout", "holdout2", "holdout3", "holdout4"])
+    (HOLDOUT5, "17c2ceba43143ae264c320b954abc1257c41b63d982dfb8a8e987f60f6550ec4"),
+], ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
 def test_the_held_out_fact_sets_are_frozen(path: Path, digest: str) -> None:
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
 @pytest.mark.parametrize("name", ["facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml",
-                                  "facts_holdout4.yaml"])
+                                  "facts_holdout4.yaml", "facts_holdout5.yaml"])
 def test_every_point_is_in_a_passage_the_case_names(name: str) -> None:
     cases = _cases(name)
     assert len({c["id"] for c in cases}) == len(cases) >= 16
@@ -70,7 +72,7 @@ def test_every_point_is_in_a_passage_the_case_names(name: str) -> None:
 def test_sets_do_not_share_questions() -> None:
     sets = [{c["question"].lower() for c in _cases(name)}
             for name in ("facts.yaml", "facts_holdout.yaml", "facts_holdout2.yaml", "facts_holdout3.yaml",
-                         "facts_holdout4.yaml")]
+                         "facts_holdout4.yaml", "facts_holdout5.yaml")]
     assert all(not a & b for i, a in enumerate(sets) for b in sets[i + 1:])
 
 
