@@ -15,18 +15,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from advisor.catalog import Catalog, ModelEntry
 
-__all__ = ["catalog_card", "cited_catalog_ids", "list_items", "model_words", "named_models", "points_to_add",
+__all__ = ["catalog_card", "cited_catalog_ids", "covered", "list_items", "model_words", "named_models", "points_to_add",
            "section_points"]
 
 Embed = Callable[[Sequence[str]], Any]
 
-_MAX_LIST_POINTS = 8  # a list question gets the section's whole list, up to this many points
-_MAX_RELEVANT_POINTS = 3  # any other question: the section's points closest to it that the answer left out
-_COVERED = 0.5  # a point whose content words are half in the answer is already there
-_RELEVANT = 0.45  # cosine similarity to the question above which a point answers it
-_NEAR_BEST = 0.85  # ... or within this share of the closest point's similarity
+_MAX_LIST_POINTS = 8  # the answering section's whole list, up to this many points
+_MAX_RELEVANT_POINTS = 5  # otherwise: the section's points closest to the question that the answer left out
+_MAX_PROSE_POINTS = 2  # ... and the sentences outside the list that answer the question
+_COVERED = 0.5  # a point whose content words are half in the answer (and all its figures) is already there
+_RELEVANT = 0.3  # cosine similarity to the question above which a point answers it
+_NEAR_BEST = 0.7  # ... or within this share of the closest point's similarity
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?[a-z0-9]*")
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", re.M)
 _POINT = re.compile(r"^\s*(?:(?:[-*•]|\d+[.)])\s+(.+)|(\*\*[^*\n]{2,60}\*\*\s*\S.*))$", re.M)
 _GENERIC = frozenset({"instruct", "it", "preview", "base", "chat"})
@@ -49,10 +51,18 @@ def section_points(text: str) -> list[str]:
     items = _items(text) + _table_rows(text)
     if len(items) >= 3:
         return items
+    return _sentences(text, items=True)
+
+
+def _sentences(text: str, *, items: bool) -> list[str]:
+    """A section's sentences, a line (a paragraph, a "**Label:** ..." line) at a time, without tables, headings and
+    lines that only lead into a list ("Check these:"); without its list items unless items."""
     sentences: list[str] = []
-    for line in text.splitlines():  # a line (a paragraph, a "**Label:** ..." line) at a time; tables are no prose
+    for line in text.splitlines():
+        if not items and _POINT.match(line):
+            continue
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line).strip()
-        if line and not line.startswith(("#", "|")):
+        if line and not line.startswith(("#", "|")) and not (not items and line.endswith(":")):
             sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(*])", line) if len(s.strip()) > 20]
     return sentences
 
@@ -73,26 +83,44 @@ def _table_rows(text: str) -> list[str]:
             for r in body if r and r[0]]
 
 
-def points_to_add(question: str, section: str, written: str, *, embed: Embed, want_list: bool) -> list[str]:
-    """The points of the answering section that the written answer left out and the question asks for: every
-    one for a list question, otherwise the few closest to the question."""
+def covered(point: str, written: str) -> bool:
+    """The answer already gives the point: half its content words, and every figure it states ("80%", "2025-09-05"
+    and "$0.30" are the point; a sentence that shares its words without them does not give it)."""
     from advisor.claims import overlap
 
+    figures = set(_FIGURE.findall(written))
+    return overlap(point, written) >= _COVERED and all(f in figures for f in _FIGURE.findall(point))
+
+
+def points_to_add(question: str, section: str, written: str, *, embed: Embed, want_list: bool,
+                  limit: int = _MAX_RELEVANT_POINTS) -> list[str]:
+    """The points of a section that answers the question that the written answer left out: its whole list when
+    want_list (the section that answers it) or when the answer already gives part of the list, otherwise the
+    `limit` closest to the question."""
     points = section_points(section)
-    missing = [p for p in points if overlap(p, written) < _COVERED]
-    if not missing:
-        return []
     listed = _has_list(section)
+    prose = [p for p in _sentences(section, items=False) if not covered(p, written)] if listed else []
+    missing = [p for p in points if not covered(p, written)]
+    if not missing and not prose:
+        return []
     if listed and len(points) - len(missing) >= 2:  # the answer already gives part of the list: give the rest
         want_list = True
     if want_list and listed and len(points) <= _MAX_LIST_POINTS + 4:
-        return missing[:_MAX_LIST_POINTS]
-    vectors = embed([question, *missing])
+        # the list, and the sentences around it that answer the question ("It also decides whether ...")
+        return missing[:_MAX_LIST_POINTS] + _closest(question, prose, embed, _MAX_PROSE_POINTS)
+    return _closest(question, missing, embed, limit)
+
+
+def _closest(question: str, points: list[str], embed: Embed, limit: int) -> list[str]:
+    """Of points, the `limit` closest to the question among those that answer it, in the section's order."""
+    if not points or limit <= 0:
+        return []
+    vectors = embed([question, *points])
     similarity = vectors[1:] @ vectors[0]
     best = float(similarity.max())
     keep = [i for i, s in enumerate(similarity) if s >= _RELEVANT or s >= best * _NEAR_BEST]
-    keep = sorted(sorted(keep, key=lambda i: -similarity[i])[:_MAX_RELEVANT_POINTS])  # in the section's order
-    return [missing[i] for i in keep]
+    keep = sorted(sorted(keep, key=lambda i: -similarity[i])[:limit])
+    return [points[i] for i in keep]
 
 
 # --- models named in a question ---------------------------------------------------------------------------------

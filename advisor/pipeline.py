@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 _MAX_SITUATION_PASSAGES = 6
 _CITATIONS_ONLY = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])?\s*|\[\d+\]")
 _MAX_SECTION_CHARS = 2400  # a fact answer's best passages grow to their whole section up to this size
+_MAX_FIRST_POINTS = 5  # the answering section's points closest to the question, when it has no list
+_MAX_SECOND_POINTS = 3  # ... and another section's, when the best-ranked passage is another section
 
 
 @dataclass(frozen=True)
@@ -433,22 +435,29 @@ class TurnRun:
         return [w for w in self.retriever.unknown_terms(self.draft.question) if w.lower() not in named][:3]
 
     def _complete(self, written: str, citable: list[int], *, question: str | None = None) -> Iterator[Event]:
-        """A fact answer covers its section: the points of the section that answers the question (the turn's own
-        by default) that the checked answer left out and the question asks for, in the guide's words and cited."""
+        """A fact answer covers the sections that answer it, in the guide's words and cited, after the checked
+        answer: the points the answer left out of the section whose heading is closest to the question (its whole
+        list), then the few closest to the question of the best-ranked guide passage when that is another section
+        (a heading and the best-matching text each find the answering section alone in about 70% of the eval
+        questions, together in 85%)."""
 
         from advisor.fact_points import points_to_add
-        from advisor.routing import wants_list
 
         guides = [n for n in citable if self.draft.passages[n - 1].kind != "catalog"]
         if not guides or "does not cover" in written:
             return
         question = question or self.draft.question
-        n = self._answering(guides, question)
-        missing = points_to_add(question, self.draft.passages[n - 1].text, written, embed=self._embed,
-                                want_list=wants_list(question))
-        if missing:
+        first = self._answering(guides, question)
+        sections = [first] + [guides[0]] * (guides[0] != first)
+        lines: list[str] = []
+        for i, n in enumerate(sections):
+            given = written + "".join(lines)
+            missing = points_to_add(question, self.draft.passages[n - 1].text, given, embed=self._embed,
+                                    want_list=i == 0, limit=_MAX_SECOND_POINTS if i else _MAX_FIRST_POINTS)
+            lines += [line for line in dict.fromkeys(f"- {_cite(item, n)}\n" for item in missing) if line not in lines]
+        if lines:
             lead = "\n" if written.strip() else ""
-            yield from self._say(lead + "".join(f"- {_cite(item, n)}\n" for item in missing), "list")
+            yield from self._say(lead + "".join(lines), "list")
 
     def _answering(self, candidates: list[int], question: str) -> int:
         """Of the guide passages given, the one whose heading is closest to the question: the section that

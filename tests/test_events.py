@@ -507,16 +507,40 @@ def test_a_list_question_gets_the_whole_list_of_the_passage_it_draws_on(advisor:
     assert answer.answer.count(f"[{n}]") >= len(items)
 
 
-def test_a_single_fact_question_gets_only_the_closest_points_of_its_section(advisor: Advisor,
-                                                                            scripted: ScriptedLLM) -> None:
+def test_a_single_fact_question_gets_the_points_of_the_section_that_answers_it(advisor: Advisor,
+                                                                               scripted: ScriptedLLM) -> None:
+    """"What is QLoRA?" is answered from the LoRA and QLoRA section: the model's sentence, then the section's other
+    points (memory, data, when it fits, limits), each cited to that section, and nothing from other passages."""
     from tests.fake_llm import grounded_reply
 
     scripted.enqueue(lambda request: grounded_reply(request["messages"][-1]["content"]))
     answer = advisor.ask("What is QLoRA?")
-    added = answer.answer.count("\n- ")
-    assert 0 < added <= 3, answer.answer  # the section's points on QLoRA, not its whole list
-    assert "QLoRA" in answer.answer.split("\n- ", 1)[1]
+    n = next(s["n"] for s in answer.sources if s["section"] == "LoRA and QLoRA")
+    added = [line for line in answer.answer.splitlines()[1:] if line.startswith("- ")]
+    assert 2 <= len(added) <= 8, answer.answer
+    assert all(line.rstrip(".").endswith(f"[{n}]") for line in added), answer.answer
+    assert "**Memory:**" in answer.answer and "**Limits:**" in answer.answer
     assert answer.checks["kept"] + answer.checks["corrected"] == 1
+
+
+def test_the_best_ranked_passage_of_another_section_adds_its_closest_points(advisor: Advisor,
+                                                                            scripted: ScriptedLLM) -> None:
+    """The heading closest to the question ("Choosing GPUs") and the best-ranked passage ("Sizing a serving
+    deployment step by step") name different sections: the answer gets the first's points, then the second's
+    (here the rest of its list, which the answer gives part of), each cited to its own section, none twice."""
+    from tests.fake_llm import grounded_reply
+
+    scripted.enqueue(lambda request: grounded_reply(request["messages"][-1]["content"]))
+    answer = advisor.ask("We need to work out how many GPUs to buy for serving a model in production. "
+                         "What's the step-by-step way to size it?")
+    numbers = {s["section"]: s["n"] for s in answer.sources}
+    steps, gpus = numbers["Sizing a serving deployment step by step"], numbers["Choosing GPUs"]
+    lines = [line.rstrip(".") for line in answer.answer.splitlines()[1:] if line.startswith("- ")]
+    assert answer.checks["kept"] + answer.checks["corrected"] == 1, answer.answer
+    from_gpus = [line for line in lines if line.endswith(f"[{gpus}]")]
+    from_steps = [line for line in lines if line.endswith(f"[{steps}]")]
+    assert from_gpus and from_steps and len(set(lines)) == len(lines), answer.answer
+    assert lines.index(from_gpus[0]) < lines.index(from_steps[0])
 
 
 def test_a_question_naming_a_model_gets_its_catalog_facts_with_date_and_source(advisor: Advisor,

@@ -9,6 +9,7 @@ from advisor.catalog import load_catalog
 from advisor.fact_points import (
     catalog_card,
     cited_catalog_ids,
+    covered,
     model_words,
     named_models,
     points_to_add,
@@ -57,7 +58,33 @@ def test_paragraphs_that_open_with_a_bold_label_are_a_section_s_points(embedder)
     written = "Memory and hardware: about 60 GB for an 8B model by the usual estimates [1].\n"
     added = points_to_add("What are the downsides of full fine-tuning?", LABELLED, written, embed=embedder.encode,
                           want_list=True)
-    assert [p.split(":")[0] for p in added] == ["**Data needed", "**Cost", "**Risks"]
+    assert [p.split(":")[0] for p in added] == ["**Data needed", "**Cost", "**Risks",
+                                                "Full fine-tuning updates every weight of the model."]
+
+
+RESIDENCY = """Where the data is processed and kept matters as much as who processes it:
+
+- **Inference:** which region processes each request.
+- **Storage:** logs, caches, fine-tuning files and backups.
+- **Support access:** whether staff abroad can view data.
+
+Residency rules that no provider region meets make the deployment decision for you: self-host or go air-gapped.
+Vendors publish their regions on their trust pages, which change over time."""
+
+
+def test_a_list_section_s_sentences_around_the_list_are_points_too(embedder) -> None:  # type: ignore[no-untyped-def]
+    written = "- Inference: which region processes each request [1].\n- Storage: logs, caches and backups [1].\n"
+    added = points_to_add("What does data residency cover for an LLM system, and what if no region fits?",
+                          RESIDENCY, written, embed=embedder.encode, want_list=True)
+    assert added[0].startswith("**Support access")
+    assert any("air-gapped" in p for p in added) and len(added) <= 3
+    assert not any(p.endswith(":") for p in added)  # the line leading into the list is no point
+
+
+def test_a_point_is_not_given_until_its_figures_are() -> None:
+    point = "**Launched** on 2025-02-27 as a research preview, priced at $75 per million input tokens."
+    assert not covered(point, "It launched as a research preview, priced per million input tokens.")
+    assert covered(point, "It launched on 2025-02-27 as a research preview at $75 per million input tokens.")
 
 
 def test_a_list_question_gets_every_point_the_answer_left_out(embedder) -> None:  # type: ignore[no-untyped-def]
