@@ -190,8 +190,10 @@ def build_engine(url: URL, *, busy_timeout_s: float) -> Engine:
     if url.drivername != "sqlite":
         connect_args = {"connect_timeout": max(1, math.ceil(min(busy_timeout_s, 10.0))),
                         "application_name": "advisor"}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+        return create_engine(url, pool_pre_ping=True, pool_timeout=busy_timeout_s, connect_args=connect_args)
+    # No cap on connections (beyond the 5 kept): a writer waiting for SQLite's lock holds one, and a cap would add
+    # a second wait, for the pool, on top of busy_timeout.
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_s}, pool_size=5, max_overflow=-1)
     busy_ms = int(busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")
