@@ -3,7 +3,7 @@
 
 Where it lives is a database URL (`ADVISOR_DATABASE_URL`): `sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:
 PORT/DATABASE` (driven by psycopg 3); a plain path means a SQLite file. Nothing is opened until first use, which
-creates the schema or runs the missing migrations (store_schema).
+creates the schema or runs the missing migrations (advisor.database).
 
 Concurrency design: each Store holds one SQLAlchemy engine (a connection pool, rebuilt in a forked child), and each
 call checks out a connection for just that call, so no connection is used by two threads at once. Writes run in
@@ -62,7 +62,6 @@ __all__ = ["FEEDBACK_SOURCES", "SCHEMA_VERSION", "Conversation", "Feedback", "No
 FEEDBACK_SOURCES: tuple[str, ...] = ("web", "slack", "cli", "eval")
 _TITLE_CHARS = 80
 SCHEMA_VERSION = len(database.MIGRATIONS)
-
 
 _C, _T, _F = CONVERSATIONS.c, TURNS.c, FEEDBACK.c
 # Column labels are the dataclass field names, so a row becomes a value with `Cls(**row)`.
@@ -206,6 +205,7 @@ class Store:
         self._insert: Callable[..., Any] = (
             sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert)
         self._engine: Engine | None = None
+        self._inherited: list[Engine] = []
         self._writer: Engine | None = None
         self._pid = 0
         self._ready = False
@@ -471,9 +471,15 @@ class Store:
     def _engine_now(self) -> Engine:
         """This process's engine: built on first use, and again in a forked child (whose parent keeps its own)."""
         pid = os.getpid()
+        engine = self._engine
+        if engine is not None and self._pid == pid:
+            return engine
         with self._init_lock:
             if self._engine is not None and self._pid != pid:
-                self._engine.dispose(close=False)  # the parent's connections are left to the parent
+                # The parent's connections are left to the parent: not closed, and kept referenced, since a driver
+                # connection that is garbage-collected here would say goodbye to the server on the parent's socket.
+                self._engine.dispose(close=False)
+                self._inherited.append(self._engine)
                 self._engine = None
             if self._engine is None:
                 self._engine = build_engine(self._url, busy_timeout_s=self.busy_timeout_s)

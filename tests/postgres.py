@@ -27,15 +27,15 @@ MISSING = ("PostgreSQL's server binaries (initdb, postgres) were not found under
            "PATH: `make test` installs Debian's postgresql package (or run: apt-get install -y postgresql)")
 
 
-def find_bindir() -> Path | None:
+def find_bindir(debian: Path = Path("/usr/lib/postgresql"), path: str | None = None) -> Path | None:
     """The folder of initdb and postgres: Debian's newest /usr/lib/postgresql/N/bin, else the ones on PATH."""
-    def version(path: Path) -> tuple[int, ...]:
-        return tuple(int(n) for n in re.findall(r"\d+", path.parent.name)) or (0,)
+    def version(bindir: Path) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", bindir.parent.name)) or (0,)
 
-    for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True):
+    for bindir in sorted(debian.glob("*/bin"), key=version, reverse=True):
         if (bindir / "initdb").is_file() and (bindir / "postgres").is_file():
             return bindir
-    initdb = shutil.which("initdb")
+    initdb = shutil.which("initdb", path=path)
     if initdb and (Path(initdb).parent / "postgres").is_file():
         return Path(initdb).parent
     return None

@@ -257,6 +257,23 @@ def test_two_processes_writing_at_once_lose_nothing(db_url: str, tmp_path: Path)
     assert store.schema_version() == SCHEMA_VERSION
 
 
+def test_a_forked_child_uses_connections_of_its_own(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    add(store, conversation_id, "parent")
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pooled connection must not be used (nor closed) here
+        code = 1
+        try:
+            add(store, conversation_id, "child")
+            code = 0 if [t.user for t in store.turns(conversation_id)] == ["parent", "child"] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    add(store, conversation_id, "parent again")  # the parent's connections still work
+    assert [t.user for t in store.turns(conversation_id)] == ["parent", "child", "parent again"]
+
+
 def test_a_claim_is_taken_once_by_racing_threads(store: Store) -> None:
     won: list[bool] = []
     run_threads(8, lambda k: won.append(store.claim("slack-event:Ev1")))
@@ -382,6 +399,20 @@ def test_bad_urls_and_unreachable_servers_are_one_line_errors_with_the_password_
     missing = Store(postgres.url("no_such_db", password="hunter2"))
     with pytest.raises(StoreError, match=r'cannot connect to postgresql://postgres:\*\*\*@.*"no_such_db" does not'):
         missing.new_conversation()
+
+
+def test_the_postgres_fixture_finds_the_servers_binaries_or_says_how_to_get_them(tmp_path: Path) -> None:
+    from tests.postgres import MISSING, find_bindir
+
+    assert find_bindir(tmp_path, path=str(tmp_path)) is None  # the fixture then fails with MISSING, never skips
+    assert "make test" in MISSING and "apt-get install -y postgresql" in MISSING
+    for version in ("13", "15"):
+        (tmp_path / version / "bin").mkdir(parents=True)
+        for name in ("initdb", "postgres"):
+            (tmp_path / version / "bin" / name).touch()
+    assert find_bindir(tmp_path, path="") == tmp_path / "15" / "bin"  # the newest
+    found = find_bindir()
+    assert found is not None and (found / "initdb").is_file()  # this machine has them (make test installs them)
 
 
 def test_settings_choose_the_database(tmp_path: Path, postgres_url: str) -> None:
