@@ -238,8 +238,11 @@ class Store:
                 found = conn.execute(select(_C.id).where(_C.external_id == external_id)).scalar()
                 if found is not None:
                     raise StoreError(f"external id {external_id!r} already belongs to conversation {found}")
-            conn.execute(insert(CONVERSATIONS).values(id=conversation_id, external_id=external_id, title=title,
-                                                      created_at=now, updated_at=now))
+            try:
+                conn.execute(insert(CONVERSATIONS).values(id=conversation_id, external_id=external_id, title=title,
+                                                          created_at=now, updated_at=now))
+            except sa_exc.IntegrityError:  # another writer took the key since the check (PostgreSQL)
+                raise StoreError(f"external id {external_id!r} already belongs to another conversation") from None
         return conversation_id
 
     def conversation_for_external(self, external_id: str, *, title: str | None = None) -> str:

@@ -187,6 +187,22 @@ def test_threads_racing_on_one_external_id_get_one_conversation(store: Store) ->
     assert len(store.list_conversations()) == 1
 
 
+def test_threads_racing_to_create_one_external_id_get_one_conversation_and_a_clear_error(store: Store) -> None:
+    made: list[str] = []
+    refused: list[str] = []
+
+    def create(k: int) -> None:
+        try:
+            made.append(store.new_conversation(external_id="web/session-9"))
+        except StoreError as exc:
+            refused.append(str(exc))
+
+    run_threads(8, create)
+    assert len(made) == 1 and len(refused) == 7
+    assert all("external id 'web/session-9' already belongs to" in message for message in refused)
+    assert store.find_external("web/session-9") == made[0]
+
+
 def test_concurrent_conversations_never_mix(store: Store) -> None:
     conversations = [store.new_conversation() for _ in range(4)]
 
