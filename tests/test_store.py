@@ -388,6 +388,22 @@ def test_a_database_of_other_tables_is_refused(db_url: str) -> None:
     assert raw(db_url, "SELECT COUNT(*) FROM customers") == [(0,)]  # left as it was
 
 
+def test_a_postgresql_database_shared_with_other_tables_takes_a_schema_of_its_own(
+        postgres, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    name = postgres_url.rsplit("/", 1)[1]
+    postgres.execute("CREATE TABLE customers (id INTEGER)", name)
+    postgres.execute("CREATE SCHEMA advisor", name)
+    with pytest.raises(StoreError, match="not an advisor database"):
+        Store(postgres_url).list_conversations()  # the default schema holds someone else's table
+    store = Store(f"{postgres_url}?options=-csearch_path%3Dadvisor")
+    add(store, store.new_conversation(), "hello")
+    assert store.schema_version() == SCHEMA_VERSION
+    tables = postgres.execute("SELECT table_schema, table_name FROM information_schema.tables"
+                              " WHERE table_schema IN ('public', 'advisor') ORDER BY 1, 2", name)
+    assert tables == [("advisor", t) for t in ("claims", "conversations", "feedback", "schema_version", "turns")] + [
+        ("public", "customers")]
+
+
 def test_bad_urls_and_unreachable_servers_are_one_line_errors_with_the_password_masked(
         tmp_path: Path, postgres) -> None:  # type: ignore[no-untyped-def]
     from tests.postgres import free_port
