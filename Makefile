@@ -10,7 +10,7 @@ OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
 	LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_OFFLINE_MODE=true GRADIO_ANALYTICS_ENABLED=False \
 	ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup model reader browser runtime run test bench bench-local eval lint index clean
+.PHONY: setup model reader browser postgres runtime run test bench bench-local eval lint index clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,12 @@ $(MODEL_STAMP): $(STAMP)
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# The store's tests and benchmark also run on a real PostgreSQL: Debian's server, which they start themselves in a
+# temporary folder on a loopback port (as the postgres user); `make run` needs none (SQLite is the default).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 index: setup
 	$(OFFLINE) $(VENV)/bin/advisor ingest
 
@@ -46,15 +52,16 @@ reader: setup
 run: index model reader
 	$(OFFLINE) $(VENV)/bin/advisor web
 
-test: setup model reader browser
+test: setup model reader browser postgres
 	$(OFFLINE) $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup model reader index browser
+bench: setup model reader index browser postgres
 	$(OFFLINE) $(PY) benchmarks/bench_retrieval.py $(BENCH_ARGS)
 	$(OFFLINE) $(PY) benchmarks/bench_advisor.py
 	$(OFFLINE) $(PY) benchmarks/bench_web.py
 	$(OFFLINE) $(PY) benchmarks/bench_eval.py
 	$(OFFLINE) $(PY) benchmarks/bench_slack.py
+	$(OFFLINE) $(PY) benchmarks/bench_store.py
 
 # Optional: llama.cpp's server compiled for this CPU (AVX-512/VNNI where it has them), cached in the data dir; the
 # local model uses it from its next start. Minutes on two cores, once.

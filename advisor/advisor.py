@@ -239,7 +239,7 @@ class Advisor:
         """The conversation database."""
         from advisor.store import Store
 
-        return self._once("_store", lambda: Store(self.settings.db_path))
+        return self._once("_store", lambda: Store.from_settings(self.settings))
 
     @property
     def llm_name(self) -> str:

@@ -189,8 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from advisor.index import IndexError_
+        from advisor.store import StoreError
 
-        if isinstance(exc, IndexError_):
+        if isinstance(exc, IndexError_ | StoreError):  # a database that cannot be opened or reached: one line
             print(f"advisor: error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         raise

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     local_parallel: int = Field(
         default=2, ge=1, le=16, description="Requests the local server runs at once; further turns wait in a queue.")
     # --- conversations -------------------------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None, description="Conversations, turns, feedback and Slack claims: sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (shared by replicas); the SQLite file db_path if unset.")
     max_message_chars: int = Field(default=4000, ge=10, description="Longer user messages are refused.")
     history_turns: int = Field(default=6, ge=0, le=50, description="Earlier turns kept for follow-ups.")
     # --- the web page ----------------------------------------------------------------------------------------
@@ -126,7 +129,7 @@ class Settings(BaseSettings):
         value = value.strip()
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("chroma_host")
+    @field_validator("chroma_host", "database_url")
     @classmethod
     def _blank_host_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -177,8 +180,13 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
-        """SQLite database of conversations and feedback."""
+        """The default SQLite database of conversations and feedback, in the data dir."""
         return self.data_dir / "advisor.sqlite3"
+
+    @property
+    def store_url(self) -> str:
+        """The conversation database in use: database_url, else `sqlite:///` the file db_path."""
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def reader_dir(self) -> Path:

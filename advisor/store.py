@@ -1,11 +1,19 @@
-"""Conversation store: conversations, turns and feedback in one SQLite file (standard library sqlite3 only).
+"""Conversation store: conversations, turns, feedback and claims in SQLite (the default: one file) or PostgreSQL
+(shared by replicas on several machines), through SQLAlchemy Core: the same queries and behaviour on both.
 
-Concurrency design: every call opens its own short-lived connection and closes it before returning, so no
-connection is ever shared between threads, none survives a fork and there is nothing to close. Every write
-runs in a `BEGIN IMMEDIATE` transaction: SQLite's file lock then serialises writers across threads and
-processes alike, and `busy_timeout` makes a writer wait for the lock instead of failing. WAL lets readers
-work while a writer holds the lock. A turn's index is read and inserted inside one such transaction, and
-`(conversation_id, idx)` is unique, so concurrent writers get distinct consecutive indexes.
+Where it lives is a database URL (`ADVISOR_DATABASE_URL`): `sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:
+PORT/DATABASE` (driven by psycopg 3); a plain path means a SQLite file. Nothing is opened until first use, which
+creates the schema or runs the missing migrations (advisor.database).
+
+Concurrency design: each Store holds one SQLAlchemy engine (a connection pool, rebuilt in a forked child), and each
+call checks out a connection for just that call, so no connection is used by two threads at once. Writes run in
+one transaction each. On SQLite that transaction is `BEGIN IMMEDIATE`: the file lock then serialises writers
+across threads and processes alike, `busy_timeout` makes a writer wait for it instead of failing, and WAL lets
+readers work meanwhile. On PostgreSQL a turn's append first locks its conversation's row (`FOR UPDATE`), so
+concurrent writers of one conversation take turns; de-duplication and external ids rely on the primary and unique
+keys (`INSERT ... ON CONFLICT DO NOTHING`), and migrations on start hold an advisory lock. Either way a turn's
+index is read and inserted inside one transaction, and `(conversation_id, idx)` is unique, so concurrent writers
+get distinct consecutive indexes.
 """
 
 from __future__ import annotations
@@ -13,15 +21,37 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import sqlite3
 import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from advisor import database
+from advisor.database import (
+    CLAIMS,
+    CONVERSATIONS,
+    FEEDBACK,
+    TURNS,
+    WRITE_OPTION,
+    NotFoundError,
+    StoreError,
+    build_engine,
+    enable_wal,
+    mask_url,
+    migrate,
+    parse_url,
+)
 
 if TYPE_CHECKING:
     from advisor.config import Settings
@@ -31,85 +61,23 @@ __all__ = ["FEEDBACK_SOURCES", "SCHEMA_VERSION", "Conversation", "Feedback", "No
 
 FEEDBACK_SOURCES: tuple[str, ...] = ("web", "slack", "cli", "eval")
 _TITLE_CHARS = 80
+SCHEMA_VERSION = len(database.MIGRATIONS)
 
-# Entry i migrates the schema from version i to i + 1. Append new entries; never edit a released one.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE conversations (
-            id TEXT PRIMARY KEY, external_id TEXT UNIQUE, title TEXT,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-        """CREATE TABLE turns (
-            id TEXT PRIMARY KEY,
-            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-            idx INTEGER NOT NULL, created_at TEXT NOT NULL,
-            user_text TEXT NOT NULL, answer TEXT NOT NULL, standalone_question TEXT, recommendation TEXT,
-            sources_json TEXT NOT NULL, profile_json TEXT, scores_json TEXT,
-            model TEXT NOT NULL, latency_s REAL NOT NULL, usage_json TEXT NOT NULL, cost_usd REAL, error TEXT,
-            UNIQUE (conversation_id, idx))""",
-        """CREATE TABLE feedback (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            turn_id TEXT NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
-            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)), comment TEXT,
-            source TEXT NOT NULL CHECK (source IN ('web', 'slack', 'cli')), created_at TEXT NOT NULL)""",
-        "CREATE INDEX feedback_turn ON feedback (turn_id)",
-        "CREATE INDEX conversations_updated ON conversations (updated_at)",
-    ),
-    (
-        # A turn the user stopped is kept with what was written; its kind (situation, fact, ...) is recorded.
-        "ALTER TABLE turns ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE turns ADD COLUMN kind TEXT",
-        # Evals record feedback too; SQLite cannot change a CHECK constraint in place, so the table is rebuilt.
-        """CREATE TABLE feedback_v2 (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            turn_id TEXT NOT NULL REFERENCES turns (id) ON DELETE CASCADE,
-            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)), comment TEXT,
-            source TEXT NOT NULL CHECK (source IN ('web', 'slack', 'cli', 'eval')), created_at TEXT NOT NULL)""",
-        "INSERT INTO feedback_v2 (id, turn_id, rating, comment, source, created_at)"
-        " SELECT id, turn_id, rating, comment, source, created_at FROM feedback",
-        "DROP TABLE feedback",
-        "ALTER TABLE feedback_v2 RENAME TO feedback",
-        "CREATE INDEX feedback_turn ON feedback (turn_id)",
-    ),
-    (
-        # The claim check's tally and the cost model's figures behind each answer.
-        "ALTER TABLE turns ADD COLUMN checks_json TEXT",
-        "ALTER TABLE turns ADD COLUMN costs_json TEXT",
-    ),
-    (
-        # Deliveries already taken (Slack event ids): a retry, or a second replica, answers nothing twice.
-        "CREATE TABLE claims (key TEXT PRIMARY KEY, claimed_at TEXT NOT NULL)",
-        "CREATE INDEX claims_claimed ON claims (claimed_at)",
-    ),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-# Column aliases are the dataclass field names, so a row becomes a value with `Cls(**row)`.
+_C, _T, _F = CONVERSATIONS.c, TURNS.c, FEEDBACK.c
+# Column labels are the dataclass field names, so a row becomes a value with `Cls(**row)`.
 _JSON_FIELDS = ("sources", "profile", "scores", "usage", "checks", "costs")
-_TURN_SELECT = (
-    'SELECT id, conversation_id, idx AS "index", created_at, user_text AS user, answer, standalone_question,'
-    " recommendation, sources_json AS sources, profile_json AS profile, scores_json AS scores, model, latency_s,"
-    " usage_json AS usage, cost_usd, error, stopped, kind, checks_json AS checks, costs_json AS costs FROM turns"
-)
-_CONVERSATION_SELECT = (
-    "SELECT c.id, c.external_id, c.title, c.created_at, c.updated_at,"
-    " (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id) AS turn_count FROM conversations c"
-)
-_FEEDBACK_SELECT = (
-    "SELECT f.id, f.turn_id, t.conversation_id, t.idx AS turn_index, f.rating, f.comment, f.source, f.created_at"
-    " FROM feedback f JOIN turns t ON t.id = f.turn_id"
-)
-
-
-class StoreError(RuntimeError):
-    """The store cannot do what was asked; the message is one line."""
-
-
-class NotFoundError(StoreError, KeyError):
-    """An id names no conversation or turn."""
-
-    def __str__(self) -> str:
-        # KeyError would quote the message.
-        return str(self.args[0]) if self.args else ""
+_TURN_SELECT = select(
+    _T.id, _T.conversation_id, _T.idx.label("index"), _T.created_at, _T.user_text.label("user"), _T.answer,
+    _T.standalone_question, _T.recommendation, _T.sources_json.label("sources"), _T.profile_json.label("profile"),
+    _T.scores_json.label("scores"), _T.model, _T.latency_s, _T.usage_json.label("usage"), _T.cost_usd, _T.error,
+    _T.stopped, _T.kind, _T.checks_json.label("checks"), _T.costs_json.label("costs"))
+_TURN_COUNT = (select(func.count()).select_from(TURNS).where(_T.conversation_id == _C.id)
+               .correlate(CONVERSATIONS).scalar_subquery())
+_CONVERSATION_SELECT = select(_C.id, _C.external_id, _C.title, _C.created_at, _C.updated_at,
+                              _TURN_COUNT.label("turn_count"))
+_FEEDBACK_SELECT = (select(_F.id, _F.turn_id, _T.conversation_id, _T.idx.label("turn_index"), _F.rating, _F.comment,
+                           _F.source, _F.created_at)
+                    .select_from(FEEDBACK.join(TURNS, _T.id == _F.turn_id)))
 
 
 @dataclass(frozen=True)
@@ -198,18 +166,6 @@ def _title(user: str) -> str | None:
     return text if len(text) <= _TITLE_CHARS else text[: _TITLE_CHARS - 1].rstrip() + "…"
 
 
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction holding the write lock from its start, so no later lock upgrade can fail."""
-    conn.execute("BEGIN IMMEDIATE")  # waits up to busy_timeout for other writers, in any thread or process
-    try:
-        yield
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.execute("COMMIT")
-
-
 def _check_rating(rating: object) -> None:
     if isinstance(rating, bool) or rating not in (1, -1):
         raise StoreError(f"rating must be +1 or -1, got {rating!r}")
@@ -220,30 +176,55 @@ def _check_limit(limit: int | None) -> None:
         raise StoreError(f"limit must be a whole number >= 0, got {limit!r}")
 
 
-def _turn(row: sqlite3.Row) -> Turn:
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _turn(row: RowMapping) -> Turn:
     data = dict(row)
     for name in _JSON_FIELDS:
         data[name] = None if data[name] is None else json.loads(data[name])
     data["stopped"] = bool(data["stopped"])
+    data["latency_s"] = float(data["latency_s"])
     return Turn(**data)
 
 
 class Store:
-    """Conversations, turns and feedback in a SQLite file; safe to share across threads and processes."""
+    """Conversations, turns and feedback in SQLite or PostgreSQL; safe to share across threads and processes.
 
-    def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0) -> None:
-        self.path = Path(path)
+    `target` is a database URL or the path of a SQLite file."""
+
+    def __init__(self, target: Path | str, *, busy_timeout_s: float = 30.0) -> None:
+        self._url = parse_url(target)
+        self.dialect = "sqlite" if self._url.drivername == "sqlite" else "postgresql"
+        # The SQLite file, or None for a database server.
+        self.path: Path | None = Path(str(self._url.database)) if self.dialect == "sqlite" else None
+        # Where the data is, safe to show: the file, or the URL with its password masked.
+        self.url = str(self.path) if self.path is not None else mask_url(str(target).strip())
         self.busy_timeout_s = busy_timeout_s
+        self._insert: Callable[..., Any] = (
+            sqlite_dialect.insert if self.dialect == "sqlite" else pg_dialect.insert)
+        self._engine: Engine | None = None
+        self._inherited: list[Engine] = []
+        self._writer: Engine | None = None
+        self._pid = 0
         self._ready = False
-        self._init_lock = threading.Lock()
+        self._init_lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        """The store at `settings.db_path`."""
-        return cls(settings.db_path)
+        """The store at ADVISOR_DATABASE_URL, else the SQLite file in the data dir (`settings.db_path`)."""
+        return cls(settings.database_url or settings.db_path)
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        return f"Store({self.url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections (the store opens new ones if it is used again)."""
+        with self._init_lock:
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = self._writer = None
 
     # --- conversations ---------------------------------------------------------------------------------------
 
@@ -252,14 +233,16 @@ class Store:
         if external_id is not None and not external_id:
             raise StoreError("external_id must not be empty")
         conversation_id, now = _new_id(), _now()
-        with self._transaction() as conn:
+        with self._write() as conn:
             if external_id is not None:
-                row = conn.execute("SELECT id FROM conversations WHERE external_id = ?", (external_id,)).fetchone()
-                if row is not None:
-                    raise StoreError(f"external id {external_id!r} already belongs to conversation {row['id']}")
-            conn.execute(
-                "INSERT INTO conversations (id, external_id, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, external_id, title, now, now))
+                found = conn.execute(select(_C.id).where(_C.external_id == external_id)).scalar()
+                if found is not None:
+                    raise StoreError(f"external id {external_id!r} already belongs to conversation {found}")
+            try:
+                conn.execute(insert(CONVERSATIONS).values(id=conversation_id, external_id=external_id, title=title,
+                                                          created_at=now, updated_at=now))
+            except sa_exc.IntegrityError:  # another writer took the key since the check (PostgreSQL)
+                raise StoreError(f"external id {external_id!r} already belongs to another conversation") from None
         return conversation_id
 
     def conversation_for_external(self, external_id: str, *, title: str | None = None) -> str:
@@ -267,32 +250,30 @@ class Store:
         if not external_id:
             raise StoreError("external_id must not be empty")
         now = _now()
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO conversations (id, external_id, title, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)", (_new_id(), external_id, title, now, now))
-            row = conn.execute("SELECT id FROM conversations WHERE external_id = ?", (external_id,)).fetchone()
-        return str(row["id"])
+        with self._write() as conn:
+            conn.execute(self._insert(CONVERSATIONS).values(
+                id=_new_id(), external_id=external_id, title=title, created_at=now, updated_at=now,
+            ).on_conflict_do_nothing())
+            return str(conn.execute(select(_C.id).where(_C.external_id == external_id)).scalar_one())
 
     def find_external(self, external_id: str) -> str | None:
         """The conversation id for an external key, or None when it was never used (nothing is created)."""
-        with self._connect() as conn:
-            row = conn.execute("SELECT id FROM conversations WHERE external_id = ?", (external_id,)).fetchone()
-        return None if row is None else str(row["id"])
+        with self._read() as conn:
+            found = conn.execute(select(_C.id).where(_C.external_id == external_id)).scalar()
+        return None if found is None else str(found)
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation with this id, or None."""
-        with self._connect() as conn:
-            row = conn.execute(f"{_CONVERSATION_SELECT} WHERE c.id = ?", (conversation_id,)).fetchone()
+        with self._read() as conn:
+            row = conn.execute(_CONVERSATION_SELECT.where(_C.id == conversation_id)).mappings().first()
         return None if row is None else Conversation(**row)
 
     def list_conversations(self, *, limit: int = 50) -> list[Conversation]:
         """The most recently active conversations first."""
         _check_limit(limit)
-        with self._connect() as conn:
-            rows = conn.execute(f"{_CONVERSATION_SELECT} ORDER BY c.updated_at DESC, c.id LIMIT ?",
-                                (limit,)).fetchall()
-        return [Conversation(**row) for row in rows]
+        with self._read() as conn:
+            rows = conn.execute(_CONVERSATION_SELECT.order_by(_C.updated_at.desc(), _C.id).limit(limit)).mappings()
+            return [Conversation(**row) for row in rows]
 
     # --- turns -----------------------------------------------------------------------------------------------
 
@@ -326,53 +307,54 @@ class Store:
             raise StoreError(f"cost_usd must be a finite number >= 0 or None, got {cost_usd!r}")
         if isinstance(sources, str | bytes | Mapping):
             raise StoreError(f"sources must be a list of objects, got {type(sources).__name__}")
-        sources_json = _dump(list(sources), "sources")
-        profile_json = None if profile is None else _dump(dict(profile), "profile")
-        scores_json = None if scores is None else _dump(dict(scores), "scores")
-        usage_json = _dump(dict(usage), "usage")
+        values = {
+            "sources_json": _dump(list(sources), "sources"),
+            "profile_json": None if profile is None else _dump(dict(profile), "profile"),
+            "scores_json": None if scores is None else _dump(dict(scores), "scores"),
+            "usage_json": _dump(dict(usage), "usage"),
+            "checks_json": None if checks is None else _dump(dict(checks), "checks"),
+            "costs_json": None if costs is None else _dump(dict(costs), "costs"),
+        }
         turn_id, now = turn_id or _new_id(), _now()
-        with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone() is None:
+        with self._write() as conn:
+            # The conversation's row lock (PostgreSQL; SQLite's write lock covers it) orders its writers.
+            locked = select(_C.id).where(_C.id == conversation_id).with_for_update()
+            if conn.execute(locked).first() is None:
                 raise NotFoundError(f"unknown conversation {conversation_id!r}")
-            index = conn.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM turns WHERE conversation_id = ?",
-                                 (conversation_id,)).fetchone()[0]
-            conn.execute(
-                "INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, standalone_question,"
-                " recommendation, sources_json, profile_json, scores_json, model, latency_s, usage_json, cost_usd,"
-                " error, stopped, kind, checks_json, costs_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (turn_id, conversation_id, index, now, user, answer, standalone_question, recommendation,
-                 sources_json, profile_json, scores_json, model, float(latency_s), usage_json,
-                 None if cost_usd is None else float(cost_usd), error, int(bool(stopped)), kind,
-                 None if checks is None else _dump(dict(checks), "checks"),
-                 None if costs is None else _dump(dict(costs), "costs")))
+            index = conn.execute(select(func.coalesce(func.max(_T.idx) + 1, 0))
+                                 .where(_T.conversation_id == conversation_id)).scalar_one()
+            conn.execute(insert(TURNS).values(
+                id=turn_id, conversation_id=conversation_id, idx=index, created_at=now, user_text=user,
+                answer=answer, standalone_question=standalone_question, recommendation=recommendation,
+                model=model, latency_s=float(latency_s), cost_usd=None if cost_usd is None else float(cost_usd),
+                error=error, stopped=int(bool(stopped)), kind=kind, **values))
             # The first question names an untitled conversation in lists.
-            conn.execute("UPDATE conversations SET updated_at = ?, title = COALESCE(title, ?) WHERE id = ?",
-                         (now, _title(user), conversation_id))
+            conn.execute(update(CONVERSATIONS).where(_C.id == conversation_id)
+                         .values(updated_at=now, title=func.coalesce(_C.title, _title(user))))
             # Read back, so the caller holds exactly what a later `turns()` returns.
-            return _turn(conn.execute(f"{_TURN_SELECT} WHERE id = ?", (turn_id,)).fetchone())
+            return _turn(conn.execute(_TURN_SELECT.where(_T.id == turn_id)).mappings().one())
 
     def turns(self, conversation_id: str, *, limit: int | None = None) -> list[Turn]:
         """A conversation's turns, oldest first; `limit` keeps the most recent ones (an unknown id has none)."""
         _check_limit(limit)
-        with self._connect() as conn:
-            rows = conn.execute(f"{_TURN_SELECT} WHERE conversation_id = ? ORDER BY idx DESC LIMIT ?",
-                                (conversation_id, -1 if limit is None else limit)).fetchall()
+        query = _TURN_SELECT.where(_T.conversation_id == conversation_id).order_by(_T.idx.desc())
+        with self._read() as conn:
+            rows = list(conn.execute(query if limit is None else query.limit(limit)).mappings())
         return [_turn(row) for row in reversed(rows)]
 
     def get_turn(self, turn_id: str) -> Turn | None:
         """The turn with this id, or None."""
-        with self._connect() as conn:
-            row = conn.execute(f"{_TURN_SELECT} WHERE id = ?", (turn_id,)).fetchone()
+        with self._read() as conn:
+            row = conn.execute(_TURN_SELECT.where(_T.id == turn_id)).mappings().first()
         return None if row is None else _turn(row)
 
     def last_profile(self, conversation_id: str) -> dict[str, Any] | None:
         """The latest profile recorded in a conversation, which the next message completes; None if there is none."""
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT profile_json FROM turns WHERE conversation_id = ? AND profile_json IS NOT NULL"
-                " ORDER BY idx DESC LIMIT 1", (conversation_id,)).fetchone()
-        return None if row is None else dict(json.loads(row["profile_json"]))
+        with self._read() as conn:
+            found = conn.execute(
+                select(_T.profile_json).where(_T.conversation_id == conversation_id, _T.profile_json.is_not(None))
+                .order_by(_T.idx.desc()).limit(1)).scalar()
+        return None if found is None else dict(json.loads(found))
 
     # --- feedback --------------------------------------------------------------------------------------------
 
@@ -382,25 +364,29 @@ class Store:
         if source not in FEEDBACK_SOURCES:
             raise StoreError(f"source must be one of {', '.join(FEEDBACK_SOURCES)}, got {source!r}")
         comment = (comment or "").strip() or None
-        with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM turns WHERE id = ?", (turn_id,)).fetchone() is None:
+        with self._write() as conn:
+            if conn.execute(select(_T.id).where(_T.id == turn_id)).first() is None:
                 raise NotFoundError(f"unknown turn {turn_id!r}")
-            cursor = conn.execute(
-                "INSERT INTO feedback (turn_id, rating, comment, source, created_at) VALUES (?, ?, ?, ?, ?)",
-                (turn_id, int(rating), comment, source, _now()))
-            return int(cursor.lastrowid or 0)
+            result = conn.execute(insert(FEEDBACK).values(turn_id=turn_id, rating=int(rating), comment=comment,
+                                                          source=source, created_at=_now()))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def update_feedback(self, feedback_id: int, *, rating: int | None = None, comment: str | None = None) -> None:
         """Change a recorded feedback's rating and/or comment (a thumb flipped, a comment added afterwards)."""
         if rating is not None:
             _check_rating(rating)
-        with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM feedback WHERE id = ?", (feedback_id,)).fetchone() is None:
+        changes: dict[str, Any] = {}
+        if rating is not None:
+            changes["rating"] = int(rating)
+        if comment is not None:
+            changes["comment"] = comment.strip() or None
+        with self._write() as conn:
+            if conn.execute(select(_F.id).where(_F.id == feedback_id)).first() is None:
                 raise NotFoundError(f"unknown feedback {feedback_id!r}")
-            if rating is not None:
-                conn.execute("UPDATE feedback SET rating = ? WHERE id = ?", (int(rating), feedback_id))
-            if comment is not None:
-                conn.execute("UPDATE feedback SET comment = ? WHERE id = ?", (comment.strip() or None, feedback_id))
+            if changes:
+                conn.execute(update(FEEDBACK).where(_F.id == feedback_id).values(**changes))
 
     def feedback(
         self,
@@ -413,122 +399,115 @@ class Store:
     ) -> list[Feedback]:
         """Feedback matching every given filter, oldest first; `limit` keeps the most recent ones."""
         _check_limit(limit)
-        clauses: list[str] = []
-        params: list[object] = []
-        for column, value in (("t.conversation_id", conversation_id), ("f.turn_id", turn_id),
-                              ("f.source", source), ("f.rating", rating)):
+        query = _FEEDBACK_SELECT
+        for column, value in ((_T.conversation_id, conversation_id), (_F.turn_id, turn_id), (_F.source, source),
+                              (_F.rating, rating)):
             if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connect() as conn:
-            rows = conn.execute(f"{_FEEDBACK_SELECT}{where} ORDER BY f.id DESC LIMIT ?",
-                                (*params, -1 if limit is None else limit)).fetchall()
+                query = query.where(column == value)
+        query = query.order_by(_F.id.desc())
+        with self._read() as conn:
+            rows = list(conn.execute(query if limit is None else query.limit(limit)).mappings())
         return [Feedback(**row) for row in reversed(rows)]
 
     # --- claims --------------------------------------------------------------------------------------------
 
     def claim(self, key: str, *, keep_days: float = 2.0) -> bool:
-        """Take a key (an event id) once: True for the first caller in any process sharing the file, else False.
-
-        Claims older than `keep_days` are forgotten, so the table stays small."""
+        """Take a key (an event id) once: True for the first caller in any process sharing the database, else
+        False. Claims older than `keep_days` are forgotten, so the table stays small."""
         if not key or len(key) > 500:
             raise StoreError("a claim key must be 1 to 500 characters")
         now = dt.datetime.now(dt.UTC)
         cutoff = (now - dt.timedelta(days=keep_days)).isoformat(timespec="microseconds")
-        with self._transaction() as conn:
-            cursor = conn.execute("INSERT OR IGNORE INTO claims (key, claimed_at) VALUES (?, ?)",
-                                  (key, now.isoformat(timespec="microseconds")))
-            taken = cursor.rowcount == 1
+        with self._write() as conn:
+            taken = conn.execute(self._insert(CLAIMS).values(
+                key=key, claimed_at=now.isoformat(timespec="microseconds")).on_conflict_do_nothing()
+                .returning(CLAIMS.c.key)).first() is not None  # no row back: someone took it before
             if taken and now.microsecond % 64 == 0:  # now and then, not on every write
-                conn.execute("DELETE FROM claims WHERE claimed_at < ?", (cutoff,))
+                conn.execute(CLAIMS.delete().where(CLAIMS.c.claimed_at < cutoff))
         return taken
 
     # --- plumbing --------------------------------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        """The schema version recorded in the database file."""
-        with self._connect() as conn:
-            return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+        """The schema version recorded in the database."""
+        with self._read() as conn:
+            return int(conn.execute(text("SELECT MAX(version) FROM schema_version")).scalar_one())
 
     @contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        """A fresh connection with this store's pragmas; sqlite3 errors become one-line StoreErrors."""
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL, and far fewer fsyncs
+    def _read(self) -> Iterator[Connection]:
+        engine = self._ensure_ready()
+        with self._errors(), engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE, holding the write lock from its start, so no later lock
+        upgrade can fail; it waits up to busy_timeout for other writers, in any thread or process)."""
+        self._ensure_ready()
+        assert self._writer is not None
+        with self._errors(), self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Database errors as one-line StoreErrors that name the database (its password masked)."""
+        try:
+            yield
         except StoreError:
             raise
-        except sqlite3.DatabaseError as exc:
-            if type(exc) is sqlite3.DatabaseError:  # SQLITE_NOTADB, SQLITE_CORRUPT
-                raise StoreError(f"{self.path} is not an advisor database: {exc}") from exc
-            raise StoreError(f"{self.path}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-        finally:
-            conn.close()
+        except sa_exc.DBAPIError as exc:
+            raise self._error(exc.orig or exc, connecting=exc.statement is None) from exc
+        except (sqlite3.Error, sa_exc.SQLAlchemyError) as exc:
+            raise self._error(exc, connecting=False) from exc
+        except OSError as exc:
+            raise StoreError(f"cannot reach {self.url}: {_one_line(exc)}") from exc
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._ensure_ready()
-        with self._open() as conn:
-            yield conn
+    def _error(self, exc: BaseException, *, connecting: bool) -> StoreError:
+        message = _one_line(exc) or type(exc).__name__
+        if type(exc) is sqlite3.DatabaseError:  # SQLITE_NOTADB, SQLITE_CORRUPT
+            return StoreError(f"{self.url} is not an advisor database: {message}")
+        if connecting:
+            verb = "cannot open" if self.dialect == "sqlite" else "cannot connect to"
+            return StoreError(f"{verb} {self.url}: {message}")
+        return StoreError(f"{self.url}: {message}")
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn, _immediate(conn):
-            yield conn
+    def _engine_now(self) -> Engine:
+        """This process's engine: built on first use, and again in a forked child (whose parent keeps its own)."""
+        pid = os.getpid()
+        engine = self._engine
+        if engine is not None and self._pid == pid:
+            return engine
+        with self._init_lock:
+            if self._engine is not None and self._pid != pid:
+                # The parent's connections are left to the parent: not closed, and kept referenced, since a driver
+                # connection that is garbage-collected here would say goodbye to the server on the parent's socket.
+                self._engine.dispose(close=False)
+                self._inherited.append(self._engine)
+                self._engine = None
+            if self._engine is None:
+                self._engine = build_engine(self._url, busy_timeout_s=self.busy_timeout_s)
+                self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+                self._pid = pid
+            return self._engine
 
-    def _ensure_ready(self) -> None:
-        """Create the folder and the schema on first use, or migrate an older schema forward."""
+    def _ensure_ready(self) -> Engine:
+        """The engine, after creating the folder and the schema on first use, or migrating an older schema."""
+        engine = self._engine_now()
         if self._ready:
-            return
+            return engine
         with self._init_lock:
             if self._ready:
-                return
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
-            with self._open() as conn:
-                self._enable_wal(conn)
-                with _immediate(conn):
-                    self._migrate(conn)
+                return engine
+            if self.path is not None:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create {self.path.parent}: {exc.strerror}") from exc
+            assert self._writer is not None
+            with self._errors():
+                if self.path is not None:
+                    enable_wal(engine, timeout_s=self.busy_timeout_s)
+                with self._writer.begin() as conn:
+                    migrate(conn, where=self.url)
             self._ready = True
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL (persistent; readers never block the writer), retrying while others hold it."""
-        # Changing the journal mode fails at once when another process has the file open; busy_timeout won't wait.
-        deadline, delay = time.monotonic() + self.busy_timeout_s, 0.002
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-                if not busy or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "schema_version" not in tables:
-            if tables - {"sqlite_sequence"}:
-                raise StoreError(f"{self.path} is not an advisor database: it holds other tables and no schema_version")
-            conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-        current = int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0])
-        known = len(_MIGRATIONS)
-        if current > known:
-            raise StoreError(f"{self.path} has schema version {current}; this advisor knows up to {known}")
-        for version in range(current + 1, known + 1):
-            for statement in _MIGRATIONS[version - 1]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, _now()))
+        return engine

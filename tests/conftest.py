@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -62,6 +67,59 @@ def _no_chroma_default_embedder() -> Iterator[None]:
     ONNXMiniLM_L6_V2.__call__ = refuse  # type: ignore[assignment,method-assign]
     yield
     ONNXMiniLM_L6_V2.__call__ = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[int]:
+    """A Chroma server on a free loopback port, stopped after the test."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert chroma, "chromadb's `chroma` command is missing from the venv"
+    from tests.postgres import free_port
+
+    port = free_port()
+    log = (tmp_path / "chroma.log").open("wb")
+    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
+                    break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "chroma.log").read_text(errors="replace")
+                assert time.monotonic() < deadline, "chroma server did not start in 60 s"
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server (Debian's binaries, run as the postgres user) for the whole run, removed after."""
+    from tests.postgres import MISSING, PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.fail(MISSING)
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        pytest.fail(f"cannot start PostgreSQL from {bindir}: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on that server, dropped after the test."""
+    url = postgres.create_database()
+    yield url
+    postgres.drop_database(url)
 
 
 @pytest.fixture(scope="session")

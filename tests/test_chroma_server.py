@@ -1,14 +1,9 @@
-"""The same ingest and search against a real Chroma server started with chromadb's own `chroma run`."""
+"""The same ingest and search against a real Chroma server started with chromadb's own `chroma run` (the
+`chroma_server` fixture, in conftest)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,32 +17,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[int]:
-    """A Chroma server on a free loopback port, stopped after the test."""
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert chroma, "chromadb's `chroma` command is missing from the venv"
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("wb")
-    proc = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "chroma.log").read_text(errors="replace")
-                assert time.monotonic() < deadline, "chroma server did not start in 60 s"
-                time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, small_kb: Path, embedder,

@@ -157,3 +157,18 @@ def test_offline_variables_are_set_by_the_entry_point() -> None:
          "except SystemExit: pass\nprint(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'))"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.stdout.split() == ["advisor", "0.1.0", "1", "1"]
+
+
+def test_a_database_that_cannot_be_reached_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.postgres import free_port
+
+    monkeypatch.setenv("ADVISOR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ADVISOR_DATABASE_URL", f"postgresql://app:hunter2@127.0.0.1:{free_port()}/advisor")
+    assert main(["feedback", "0" * 32, "up"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("advisor: error: cannot connect to postgresql://app:***@127.0.0.1:") and err.count("\n") == 1
+    assert "hunter2" not in err
+    monkeypatch.setenv("ADVISOR_DATABASE_URL", "mysql://app:hunter2@db/advisor")
+    assert main(["feedback", "0" * 32, "up"]) == EXIT_ERROR
+    assert capsys.readouterr().err.startswith("advisor: error: unsupported database URL mysql://app:***@db/advisor")

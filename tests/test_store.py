@@ -1,4 +1,5 @@
-"""The conversation store: round trips, ordering, external ids, feedback, errors, threads and processes."""
+"""The conversation store: round trips, ordering, external ids, feedback, claims, errors, migrations, threads and
+processes; each test that is about the store's behaviour runs on SQLite and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import exc as sa_exc
 
-import advisor.store as store_module
+import advisor.database as database
 from advisor.config import REPO_ROOT, Settings
 from advisor.store import SCHEMA_VERSION, NotFoundError, Store, StoreError, Turn
 
@@ -22,9 +25,31 @@ SOURCE = {"id": "guides/api.md#costs", "title": "Costs", "path": "guides/api.md"
 PROFILE = {"team_ml_expertise": "basic", "data_sensitivity": "regulated", "monthly_tokens": 2e9}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of a database nobody has used yet: a SQLite file to be, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'advisor.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "data" / "advisor.sqlite3")
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(db_url)
+    yield store
+    store.close()
+
+
+def raw(url: str, sql: str, **params: Any) -> list[Any]:
+    """Rows of one statement run straight on the database, around the store."""
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def add(store: Store, conversation_id: str, user: str = "Should we fine-tune?", **overrides: Any) -> Turn:
@@ -66,7 +91,7 @@ def test_nothing_touches_the_disk_until_first_use(tmp_path: Path) -> None:
     assert Store.from_settings(Settings(data_dir=tmp_path)).path == tmp_path / "advisor.sqlite3"
 
 
-def test_round_trip_keeps_every_field(store: Store) -> None:
+def test_round_trip_keeps_every_field(store: Store, db_url: str) -> None:
     conversation_id = store.new_conversation()
     assert len(conversation_id) == 32 and int(conversation_id, 16) >= 0
     turn = add(store, conversation_id, "We handle PHI, what now?", standalone_question="PHI: which option?",
@@ -86,9 +111,10 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
     assert conversation.as_dict()["id"] == conversation_id
     assert store.get_conversation("missing") is None
 
-    raw = sqlite3.connect(store.path).execute("SELECT scores_json, usage_json FROM turns").fetchone()
-    assert raw[0] == '{"api": 0.2, "open_weight": 0.9}'  # sorted keys: the same data gives the same text
-    assert list(json.loads(raw[1])) == ["completion_tokens", "prompt_tokens", "total_tokens"]
+    [(scores_json, usage_json, cost)] = raw(db_url, "SELECT scores_json, usage_json, cost_usd FROM turns")
+    assert scores_json == '{"api": 0.2, "open_weight": 0.9}'  # sorted keys: the same data gives the same text
+    assert list(json.loads(usage_json)) == ["completion_tokens", "prompt_tokens", "total_tokens"]
+    assert cost == 0.0012  # double precision on both
 
 
 def test_errors_are_recorded_and_titles_are_kept(store: Store) -> None:
@@ -161,6 +187,22 @@ def test_threads_racing_on_one_external_id_get_one_conversation(store: Store) ->
     assert len(store.list_conversations()) == 1
 
 
+def test_threads_racing_to_create_one_external_id_get_one_conversation_and_a_clear_error(store: Store) -> None:
+    made: list[str] = []
+    refused: list[str] = []
+
+    def create(k: int) -> None:
+        try:
+            made.append(store.new_conversation(external_id="web/session-9"))
+        except StoreError as exc:
+            refused.append(str(exc))
+
+    run_threads(8, create)
+    assert len(made) == 1 and len(refused) == 7
+    assert all("external id 'web/session-9' already belongs to" in message for message in refused)
+    assert store.find_external("web/session-9") == made[0]
+
+
 def test_concurrent_conversations_never_mix(store: Store) -> None:
     conversations = [store.new_conversation() for _ in range(4)]
 
@@ -189,11 +231,11 @@ def test_threads_sharing_a_conversation_get_distinct_consecutive_indexes(store: 
 _WRITER = """
 import pathlib, sys, time
 from advisor.store import Store
-path, tag, go, count = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), int(sys.argv[4])
+url, tag, go, count = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3]), int(sys.argv[4])
 deadline = time.monotonic() + 60
 while not go.exists() and time.monotonic() < deadline:
     time.sleep(0.002)
-store = Store(path)
+store = Store(url)
 shared = store.conversation_for_external("shared")
 own = store.new_conversation(external_id="own-" + tag)
 for i in range(count):
@@ -201,20 +243,25 @@ for i in range(count):
                    sources=[], profile={"i": i}, scores=None, model="m", latency_s=0.0, usage={}, cost_usd=None)
     store.add_turn(own, user=f"{tag}-{i}", answer="a", standalone_question=None, recommendation=None,
                    sources=[], profile=None, scores=None, model="m", latency_s=0.0, usage={}, cost_usd=0.0)
+    print(int(store.claim(f"event-{i}")), flush=True)
 """
 
 
 @pytest.mark.slow
-def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
-    path, go, count = tmp_path / "shared" / "advisor.sqlite3", tmp_path / "go", 40
+def test_two_processes_writing_at_once_lose_nothing(db_url: str, tmp_path: Path) -> None:
+    go, count = tmp_path / "go", 40
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(path), tag, str(go), str(count)], env=env,
-                              cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True) for tag in ("p0", "p1")]
-    go.touch()  # both start on a fresh file: schema creation races too
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, db_url, tag, str(go), str(count)], env=env,
+                              cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for tag in ("p0", "p1")]
+    go.touch()  # both start on a fresh database: schema creation races too
+    claimed = []
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    store = Store(path)
+        claimed.append([int(line) for line in out.split()])
+    assert [a + b for a, b in zip(*claimed, strict=True)] == [1] * count  # each event taken by exactly one
+    store = Store(db_url)
     shared = store.conversation_for_external("shared")
     turns = store.turns(shared)
     assert [t.index for t in turns] == list(range(2 * count))
@@ -224,6 +271,50 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         assert [t.user for t in store.turns(own)] == [f"{tag}-{i}" for i in range(count)]
     assert len(store.list_conversations()) == 3
     assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_a_forked_child_uses_connections_of_its_own(store: Store) -> None:
+    conversation_id = store.new_conversation()
+    add(store, conversation_id, "parent")
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pooled connection must not be used (nor closed) here
+        code = 1
+        try:
+            add(store, conversation_id, "child")
+            code = 0 if [t.user for t in store.turns(conversation_id)] == ["parent", "child"] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    add(store, conversation_id, "parent again")  # the parent's connections still work
+    assert [t.user for t in store.turns(conversation_id)] == ["parent", "child", "parent again"]
+
+
+def test_a_claim_is_taken_once_by_racing_threads(store: Store) -> None:
+    won: list[bool] = []
+    run_threads(8, lambda k: won.append(store.claim("slack-event:Ev1")))
+    assert sorted(won) == [False] * 7 + [True]
+    assert store.claim("slack-event:Ev2") is True and store.claim("slack-event:Ev2") is False
+    for bad in ("", "x" * 501):
+        with pytest.raises(StoreError, match="a claim key must be 1 to 500 characters"):
+            store.claim(bad)
+
+
+def test_old_claims_are_forgotten(store: Store, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    assert store.claim("old-event")
+    raw(db_url, "UPDATE claims SET claimed_at = '2020-01-01T00:00:00.000000+00:00'")
+
+    class Clock(dt.datetime):  # a microsecond count on which the sweep runs
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Clock:
+            return cls(2026, 12, 1, 12, 0, 0, 64 * 3, tzinfo=tz)
+
+    monkeypatch.setattr("advisor.store.dt.datetime", Clock)
+    assert store.claim("new-event")
+    assert [row[0] for row in raw(db_url, "SELECT key FROM claims")] == ["new-event"]
+    assert store.claim("old-event") is True  # forgotten, so it can be taken again
 
 
 def test_feedback_is_validated_and_queryable(store: Store) -> None:
@@ -276,32 +367,108 @@ def test_bad_turns_are_refused_with_one_line(store: Store) -> None:
 
 
 def test_a_file_that_is_not_an_advisor_database_is_refused(tmp_path: Path) -> None:
-    text = tmp_path / "notes.sqlite3"
-    text.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
+    text_file = tmp_path / "notes.sqlite3"
+    text_file.write_text("these are my notes, not a database\n" * 100, encoding="utf-8")
     with pytest.raises(StoreError, match=r"notes\.sqlite3 is not an advisor database") as caught:
-        Store(text).list_conversations()
+        Store(text_file).list_conversations()
     assert "\n" not in str(caught.value)
-    assert text.read_text(encoding="utf-8").startswith("these are my notes")  # left untouched
-
-    foreign = tmp_path / "other.sqlite3"
-    with sqlite3.connect(foreign) as conn:
-        conn.execute("CREATE TABLE customers (id INTEGER)")
-    with pytest.raises(StoreError, match=r"other\.sqlite3 is not an advisor database"):
-        Store(foreign).new_conversation()
+    assert text_file.read_text(encoding="utf-8").startswith("these are my notes")  # left untouched
 
     with pytest.raises(StoreError, match="cannot open"):
         Store(tmp_path).list_conversations()  # a folder
 
 
-def test_reopening_preserves_everything(tmp_path: Path) -> None:
-    path = tmp_path / "advisor.sqlite3"
-    first = Store(path)
+def test_a_database_of_other_tables_is_refused(db_url: str) -> None:
+    Store(db_url)  # nothing is opened yet: the folder of a SQLite file is made on first use
+    if db_url.startswith("sqlite"):
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
+    raw(db_url, "CREATE TABLE customers (id INTEGER)")
+    with pytest.raises(StoreError, match="is not an advisor database: it holds other tables and no schema_version"):
+        Store(db_url).new_conversation()
+    assert raw(db_url, "SELECT COUNT(*) FROM customers") == [(0,)]  # left as it was
+
+
+def test_a_postgresql_database_shared_with_other_tables_takes_a_schema_of_its_own(
+        postgres, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    name = postgres_url.rsplit("/", 1)[1]
+    postgres.execute("CREATE TABLE customers (id INTEGER)", name)
+    postgres.execute("CREATE SCHEMA advisor", name)
+    with pytest.raises(StoreError, match="not an advisor database"):
+        Store(postgres_url).list_conversations()  # the default schema holds someone else's table
+    store = Store(f"{postgres_url}?options=-csearch_path%3Dadvisor")
+    add(store, store.new_conversation(), "hello")
+    assert store.schema_version() == SCHEMA_VERSION
+    tables = postgres.execute("SELECT table_schema, table_name FROM information_schema.tables"
+                              " WHERE table_schema IN ('public', 'advisor') ORDER BY 1, 2", name)
+    assert tables == [("advisor", t) for t in ("claims", "conversations", "feedback", "schema_version", "turns")] + [
+        ("public", "customers")]
+
+
+def test_bad_urls_and_unreachable_servers_are_one_line_errors_with_the_password_masked(
+        tmp_path: Path, postgres) -> None:  # type: ignore[no-untyped-def]
+    from tests.postgres import free_port
+
+    cases = [
+        ("mysql://app:hunter2@db.example/advisor", r"unsupported database URL mysql://app:\*\*\*@db\.example/advisor: "
+                                                   r"use sqlite:///PATH or postgresql://"),
+        ("postgresql://app:hunter2@db:notaport/advisor", r"not a database URL: postgresql://app:\*\*\*@db:notaport/"),
+        ("sqlite://", "an in-memory SQLite database is not shared"),
+        ("sqlite:///:memory:", "an in-memory SQLite database is not shared"),
+        ("", "no database given"),
+    ]
+    for url, message in cases:
+        with pytest.raises(StoreError, match=message) as caught:
+            Store(url)
+        assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+
+    port = free_port()  # nothing listens there
+    dead = Store(f"postgresql://app:hunter2@127.0.0.1:{port}/advisor")
+    assert "hunter2" not in repr(dead) and dead.path is None
+    with pytest.raises(StoreError, match=rf"cannot connect to postgresql://app:\*\*\*@127\.0\.0\.1:{port}/advisor: "
+                                         "connection failed") as caught:
+        dead.list_conversations()
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+    missing = Store(postgres.url("no_such_db", password="hunter2"))
+    with pytest.raises(StoreError, match=r'cannot connect to postgresql://postgres:\*\*\*@.*"no_such_db" does not'):
+        missing.new_conversation()
+
+
+def test_the_postgres_fixture_finds_the_servers_binaries_or_says_how_to_get_them(tmp_path: Path) -> None:
+    from tests.postgres import MISSING, find_bindir
+
+    assert find_bindir(tmp_path, path=str(tmp_path)) is None  # the fixture then fails with MISSING, never skips
+    assert "make test" in MISSING and "apt-get install -y postgresql" in MISSING
+    for version in ("13", "15"):
+        (tmp_path / version / "bin").mkdir(parents=True)
+        for name in ("initdb", "postgres"):
+            (tmp_path / version / "bin" / name).touch()
+    assert find_bindir(tmp_path, path="") == tmp_path / "15" / "bin"  # the newest
+    found = find_bindir()
+    assert found is not None and (found / "initdb").is_file()  # this machine has them (make test installs them)
+
+
+def test_settings_choose_the_database(tmp_path: Path, postgres_url: str) -> None:
+    default = Settings(data_dir=tmp_path)
+    assert default.database_url is None and default.store_url == f"sqlite:///{tmp_path / 'advisor.sqlite3'}"
+    assert Store.from_settings(default).path == tmp_path / "advisor.sqlite3"
+    assert Settings(data_dir=tmp_path, database_url="  ").database_url is None
+    shared = Settings(data_dir=tmp_path, database_url=postgres_url)
+    store = Store.from_settings(shared)
+    assert store.dialect == "postgresql" and store.path is None and store.url == postgres_url
+    conversation_id = store.new_conversation()
+    assert Store(postgres_url).get_conversation(conversation_id) is not None
+    assert not (tmp_path / "advisor.sqlite3").exists()  # nothing went to the default file
+
+
+def test_reopening_preserves_everything(db_url: str) -> None:
+    first = Store(db_url)
     conversation_id = first.conversation_for_external("slack/1", title="t")
     turns = [add(first, conversation_id, f"q{i}", profile={"i": i}, sources=[SOURCE]) for i in range(3)]
     first.add_feedback(turns[1].id, rating=1, source="web")
     before = (first.list_conversations(), first.feedback())
+    first.close()
 
-    again = Store(path)
+    again = Store(db_url)
     assert again.turns(conversation_id) == turns
     assert (again.list_conversations(), again.feedback()) == before
     assert again.conversation_for_external("slack/1") == conversation_id
@@ -309,55 +476,61 @@ def test_reopening_preserves_everything(tmp_path: Path) -> None:
     assert add(again, conversation_id, "q3").index == 3
 
 
-def test_schema_version_wal_and_foreign_keys(store: Store) -> None:
+def test_schema_version_wal_and_foreign_keys(store: Store, db_url: str) -> None:
     assert store.schema_version() == SCHEMA_VERSION == 4
-    conn = sqlite3.connect(store.path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    rows = conn.execute("SELECT version, applied_at FROM schema_version").fetchall()
+    rows = raw(db_url, "SELECT version, applied_at FROM schema_version ORDER BY version")
     assert [r[0] for r in rows] == [1, 2, 3, 4] and rows[0][1].endswith("+00:00")
-    conn.execute("PRAGMA foreign_keys = ON")
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('x', 1, 'cli', 'now')")
+    if store.dialect == "sqlite":
+        assert store.path is not None
+        assert sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    orphan = text("INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('x', 1, 'cli', 'now')")
+    # The foreign key holds on both (the store turns it on in SQLite), on the store's own connections.
+    with pytest.raises(sa_exc.IntegrityError), store._writer.begin() as conn:  # type: ignore[union-attr]
+        conn.execute(orphan)
 
 
-def test_migrations_run_forward_once_and_newer_files_are_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "advisor.sqlite3"
-    conversation_id = Store(path).new_conversation()
-    newer = (*store_module._MIGRATIONS, ("ALTER TABLE conversations ADD COLUMN channel TEXT",))
-    monkeypatch.setattr(store_module, "_MIGRATIONS", newer)
-    upgraded = Store(path)
+def test_migrations_run_forward_once_and_newer_databases_are_refused(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    conversation_id = Store(db_url).new_conversation()
+    newer = (*database.MIGRATIONS, ("ALTER TABLE conversations ADD COLUMN channel TEXT",))
+    monkeypatch.setattr(database, "MIGRATIONS", newer)
+    upgraded = Store(db_url)
     assert upgraded.schema_version() == 5 and upgraded.get_conversation(conversation_id) is not None
-    assert Store(path).schema_version() == 5  # a second open applies nothing again
-    columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(conversations)")]
+    assert Store(db_url).schema_version() == 5  # a second open applies nothing again
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    columns = [c["name"] for c in inspect(engine).get_columns("conversations")]
+    engine.dispose()
     assert columns.count("channel") == 1
 
-    monkeypatch.setattr(store_module, "_MIGRATIONS", newer[:4])
+    monkeypatch.setattr(database, "MIGRATIONS", newer[:4])
     with pytest.raises(StoreError, match="has schema version 5; this advisor knows up to 4"):
-        Store(path).list_conversations()
+        Store(db_url).list_conversations()
 
 
-def test_a_version_1_database_keeps_its_turns_and_feedback(tmp_path: Path) -> None:
-    path = tmp_path / "advisor.sqlite3"
-    conn = sqlite3.connect(path)  # what a release with schema version 1 wrote
-    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for statement in store_module._MIGRATIONS[0]:
-        conn.execute(statement)
-    conn.execute("INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')")
-    conn.execute("INSERT INTO conversations VALUES ('c1', NULL, 'q1', 'now', 'now')")
-    conn.execute("INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, sources_json, model,"
-                 " latency_s, usage_json) VALUES ('t1', 'c1', 0, 'now', 'q1', 'a1', '[]', 'local', 0.5, '{}')")
-    conn.execute("INSERT INTO feedback (turn_id, rating, comment, source, created_at)"
-                 " VALUES ('t1', -1, 'too vague', 'slack', 'now')")
-    conn.commit()
-    conn.close()
-    new = Store(path)
+def test_a_version_1_database_keeps_its_turns_and_feedback(db_url: str) -> None:
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
+    if dialect == "sqlite":
+        Path(db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True)
+    # What a release with schema version 1 wrote.
+    statements = ["CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+                  *database.statements_for(database.MIGRATIONS[0], dialect),
+                  "INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')",
+                  "INSERT INTO conversations VALUES ('c1', NULL, 'q1', 'now', 'now')",
+                  "INSERT INTO turns (id, conversation_id, idx, created_at, user_text, answer, sources_json, model,"
+                  " latency_s, usage_json) VALUES ('t1', 'c1', 0, 'now', 'q1', 'a1', '[]', 'local', 0.5, '{}')",
+                  "INSERT INTO feedback (turn_id, rating, comment, source, created_at)"
+                  " VALUES ('t1', -1, 'too vague', 'slack', 'now')"]
+    for statement in statements:
+        raw(db_url, statement)
+    new = Store(db_url)
     assert new.schema_version() == 4
-    conversation_id = "c1"
     turn = new.turns("c1")[0]
     kept = new.get_turn(turn.id)
     assert kept is not None and kept.user == "q1" and kept.stopped is False and kept.kind is None
     assert [(f.rating, f.comment, f.source) for f in new.feedback()] == [(-1, "too vague", "slack")]
-    new.add_feedback(turn.id, rating=1, source="eval")  # the new source is allowed after the migration
-    stopped = add(new, conversation_id, "q2", stopped=True, kind="fact", turn_id="a" * 32)
+    second = new.add_feedback(turn.id, rating=1, source="eval")  # the new source is allowed after the migration
+    assert second > new.feedback()[0].id  # ids go on after the migrated rows
+    with pytest.raises(sa_exc.IntegrityError, match="source"):
+        raw(db_url, "INSERT INTO feedback (turn_id, rating, source, created_at) VALUES ('t1', 1, 'email', 'now')")
+    stopped = add(new, "c1", "q2", stopped=True, kind="fact", turn_id="a" * 32)
     assert stopped.id == "a" * 32 and stopped.stopped and new.get_turn("a" * 32) == stopped
